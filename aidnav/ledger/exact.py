@@ -1,0 +1,53 @@
+"""Decimal arithmetic settings shared by the ledger: enough precision that only the
+final quantisation to 18 decimal places (half-even) rounds anything."""
+
+from __future__ import annotations
+
+import functools
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from typing import Callable, TypeVar
+
+LEDGER_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
+SCALE_18 = Decimal("1e-18")
+ZERO = Decimal(0)
+ONE = Decimal(1)
+WEI = 10**18
+
+F = TypeVar("F", bound=Callable)
+
+
+def exact(func: F) -> F:
+    """Run `func` in the ledger's decimal context (60 significant digits)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with localcontext(LEDGER_CONTEXT):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def q18(value: Decimal | None) -> Decimal | None:
+    """Round half-even to 18 decimal places (the warehouse's DECIMAL(38,18))."""
+    if value is None:
+        return None
+    with localcontext(LEDGER_CONTEXT):
+        return value.quantize(SCALE_18, rounding=ROUND_HALF_EVEN)
+
+
+def to_text(value: Decimal | int | bool | None) -> str | None:
+    """Exact text of a figure: 18 dp half-even, trailing zeros removed; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    rounded = q18(value)
+    assert rounded is not None
+    if rounded == 0:
+        return "0"
+    text = format(rounded, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
