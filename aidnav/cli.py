@@ -1,0 +1,237 @@
+"""The `aidnav` command line: chain, demo, run, replay, export-bundle, ui."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from aidnav.config import REPO_ROOT, Settings, load_settings
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _yesterday() -> date:
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def _prepare_env(settings: Settings) -> None:
+    """Environment shared by dbt and Dagster, derived from the one settings object."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("AIDNAV_DATA_DIR", str(settings.data_dir))
+    os.environ.setdefault("AIDNAV_WAREHOUSE", str(settings.warehouse_path))
+    os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+# ---------------------------------------------------------------- chain
+def cmd_chain(args: argparse.Namespace) -> int:
+    from onchain import anvil
+
+    settings = load_settings()
+    if args.action == "up":
+        status = anvil.start(settings.chain_dir / "anvil-state.json", port=_rpc_port(settings))
+        print(f"anvil up: {status}")
+    elif args.action == "down":
+        anvil.stop(settings.chain_dir)
+        print("anvil down")
+    else:
+        print(anvil.status(settings.rpc_url))
+    return 0
+
+
+def _rpc_port(settings: Settings) -> int:
+    from urllib.parse import urlparse
+
+    return urlparse(settings.rpc_url).port or 8545
+
+
+# ---------------------------------------------------------------- run
+def run_days(days: list[date], settings: Settings) -> list[dict]:
+    """Run the `daily_nav` job once per day, in order, through Dagster (runs show in the UI)."""
+    _prepare_env(settings)
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("daily_nav")
+    outcomes = []
+    with dg.DagsterInstance.get() as instance:
+        for day in days:
+            started = time.monotonic()
+            result = job.execute_in_process(
+                partition_key=day.isoformat(), instance=instance, raise_on_error=False
+            )
+            outcomes.append(
+                {"day": day, "success": result.success, "seconds": time.monotonic() - started,
+                 "run_id": result.run_id}
+            )
+            if not result.success:
+                failures = [
+                    e.message for e in result.all_events
+                    if e.event_type_value in ("STEP_FAILURE", "ASSET_CHECK_EVALUATION")
+                    and e.is_failure
+                ]
+                print(f"{day}: daily_nav failed (run {result.run_id})", file=sys.stderr)
+                for message in failures[:5]:
+                    print(f"  {message}", file=sys.stderr)
+                break
+    return outcomes
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    start = args.start or args.date or _yesterday()
+    end = args.end or args.date or start
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    outcomes = run_days(days, settings)
+    print_summary(settings, days)
+    return 0 if outcomes and all(o["success"] for o in outcomes) and len(outcomes) == len(days) else 1
+
+
+def print_summary(settings: Settings, days: list[date]) -> None:
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select n.day, n.nav_usd, n.share_price, n.backing_ratio,
+                   (select tx_hash from marts.publications p
+                     where p.day = n.day and p.kind = 'nav') as nav_tx,
+                   (select tx_hash from marts.publications p
+                     where p.day = n.day and p.kind = 'rewards') as rewards_tx
+            from marts.fct_nav_daily n
+            where n.day between ? and ? order by n.day
+            """,
+            [min(days), max(days)],
+        ).fetchall()
+    except Exception as exc:  # the marts may not exist yet on a failed first run
+        print(f"(no summary: {exc})")
+        return
+    finally:
+        pass
+    con.close()
+    header = f"{'day':<10}  {'NAV (USD)':>18}  {'share price':>11}  {'backing':>8}  {'NAV tx':<14}  {'rewards tx':<14}"
+    print(header)
+    print("-" * len(header))
+    for day, nav, price, backing, nav_tx, rew_tx in rows:
+        print(
+            f"{day.isoformat():<10}  {nav:>18,.2f}  {price:>11.6f}  "
+            f"{(f'{backing:.4f}' if backing is not None else '-'):>8}  "
+            f"{_short(nav_tx):<14}  {_short(rew_tx):<14}"
+        )
+
+
+def _short(tx: str | None) -> str:
+    return "-" if not tx else f"{tx[:8]}…{tx[-4:]}"
+
+
+# ---------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from aidnav.demo_runner import run_demo
+
+    return run_demo(load_settings(), days=args.days, end_day=args.end_day or _yesterday(),
+                    run_jobs=not args.no_run)
+
+
+# ---------------------------------------------------------------- replay / bundles
+def cmd_replay(args: argparse.Namespace) -> int:
+    from aidnav.replay import replay
+
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    result = replay(Path(args.input_dir), args.start, args.end, Path(args.out))
+    print(result)
+    return 0
+
+
+def cmd_export_bundle(args: argparse.Namespace) -> int:
+    import shutil
+
+    from ingestion.chain.bundle import export_chain_events_jsonl
+    from ingestion.warehouse import connect
+
+    settings = load_settings()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("registry", "landing"):
+        src = settings.data_dir / sub
+        if src.exists():
+            shutil.copytree(src, out / sub, dirs_exist_ok=True)
+    con = connect(settings.warehouse_path)
+    try:
+        count = export_chain_events_jsonl(con, out / "chain_events.jsonl", args.start, args.end)
+    finally:
+        con.close()
+    print(f"bundle written to {out}: registry, landing and {count} chain events")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _prepare_env(settings)
+    dagster = REPO_ROOT / ".venv" / "bin" / "dagster"
+    exe = str(dagster) if dagster.exists() else "dagster"
+    os.chdir(REPO_ROOT)
+    os.execvp(exe, [exe, "dev", "-w", str(REPO_ROOT / "workspace.yaml")])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aidnav", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chain = sub.add_parser("chain", help="the local anvil chain")
+    chain.add_argument("action", choices=["up", "down", "status"])
+    chain.set_defaults(func=cmd_chain)
+
+    demo = sub.add_parser("demo", help="generate the demo book, drive the chain, run 30 days")
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--end-day", type=_parse_day, default=None,
+                      help="last day of the demo (default: yesterday, UTC)")
+    demo.add_argument("--no-run", action="store_true", help="only generate data and drive the chain")
+    demo.set_defaults(func=cmd_demo)
+
+    run = sub.add_parser("run", help="run the daily_nav job for a day (or a range of days)")
+    run.add_argument("--date", type=_parse_day)
+    run.add_argument("--start", type=_parse_day)
+    run.add_argument("--end", type=_parse_day)
+    run.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("replay", help="recompute a window from a replay bundle (no RPC)")
+    rep.add_argument("input_dir")
+    rep.add_argument("--start", type=_parse_day, required=True)
+    rep.add_argument("--end", type=_parse_day, required=True)
+    rep.add_argument("--out", required=True)
+    rep.set_defaults(func=cmd_replay)
+
+    exp = sub.add_parser("export-bundle", help="write a replay bundle from the warehouse")
+    exp.add_argument("--start", type=_parse_day)
+    exp.add_argument("--end", type=_parse_day)
+    exp.add_argument("--out", required=True)
+    exp.set_defaults(func=cmd_export_bundle)
+
+    ui = sub.add_parser("ui", help="dagster dev on the configured data directory")
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

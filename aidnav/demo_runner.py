@@ -1,0 +1,76 @@
+"""`aidnav demo`: the whole path on the embedded default, from nothing to 30 posted days.
+
+Every step is idempotent, so running it again on the same data directory sends no new
+transaction and leaves the warehouse rows the same.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+from aidnav.config import Settings
+
+
+def _step(message: str) -> float:
+    print(f"==> {message}", flush=True)
+    return time.monotonic()
+
+
+def _done(started: float) -> None:
+    print(f"    done in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def run_demo(settings: Settings, days: int, end_day: date, run_jobs: bool = True) -> int:
+    from web3 import Web3
+
+    from aidnav.cli import _prepare_env, _rpc_port, print_summary, run_days
+    from aidnav.demo import drive_chain, generate_offchain, genesis_timestamp
+    from onchain import anvil
+    from onchain.deploy import ensure_deployed
+    from onchain.signer import LOCAL_CHAIN_ID, anvil_test_signer
+
+    _prepare_env(settings)
+    first_day = end_day - timedelta(days=days - 1)
+
+    t = _step(f"demo book for {first_day} .. {end_day} in {settings.data_dir}")
+    book = generate_offchain(settings.data_dir, end_day=end_day, days=days)
+    _done(t)
+
+    t = _step(f"local chain at {settings.rpc_url}")
+    status = anvil.start(
+        settings.chain_dir / "anvil-state.json",
+        port=_rpc_port(settings),
+        timestamp=genesis_timestamp(first_day),
+        log_file=settings.chain_dir / "anvil.log",
+    )
+    print(f"    {status}")
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
+    chain_id = int(w3.eth.chain_id)
+    if chain_id != LOCAL_CHAIN_ID:
+        raise SystemExit(f"the demo drives only a local anvil chain (31337), not {chain_id}")
+    _done(t)
+
+    t = _step("contracts (deployed only where the chain lacks their code)")
+    addresses = ensure_deployed(w3, anvil_test_signer(0), settings.registry_dir, chain_id)
+    for role, address in sorted(addresses.items()):
+        print(f"    {role:<20} {address}")
+    _done(t)
+
+    t = _step("on-chain scenario: deposits, staking, funding, repayments, fees")
+    result = drive_chain(w3, settings.data_dir, book, addresses)
+    print(f"    {result}")
+    _done(t)
+
+    if not run_jobs:
+        return 0
+    day_list = [first_day + timedelta(days=i) for i in range(days)]
+    t = _step(f"daily_nav job for each of the {days} days")
+    outcomes = run_days(day_list, settings)
+    for o in outcomes:
+        print(f"    {o['day']}  {'ok' if o['success'] else 'FAILED'}  {o['seconds']:.1f} s")
+    _done(t)
+    print()
+    print_summary(settings, day_list)
+    ok = len(outcomes) == len(day_list) and all(o["success"] for o in outcomes)
+    return 0 if ok else 1

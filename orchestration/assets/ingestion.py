@@ -1,0 +1,118 @@
+"""Source assets: the registry, the landing zone and the chain, loaded into `raw`.
+
+Each asset only wires `ingestion` functions; every load is idempotent (a file ledger for
+landing files, an upsert on (chain_id, tx_hash, log_index) for chain events), so a
+re-run or a backfill never duplicates a row. Retries only here: reading is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.partitions import daily_partitions
+from orchestration.resources import ChainResource, WarehouseResource
+
+REGISTRY_TABLES = (
+    "providers", "deals", "assets", "price_index", "offchain_reserves", "addresses", "params",
+)
+INGEST_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def _stats_metadata(stats) -> dict:
+    return {
+        "files_read": dg.MetadataValue.int(stats.files_read),
+        "files_skipped": dg.MetadataValue.int(stats.files_skipped),
+        "rows_loaded": dg.MetadataValue.int(stats.rows_loaded),
+        "rows_quarantined": dg.MetadataValue.int(stats.rows_quarantined),
+        "seconds": dg.MetadataValue.float(round(stats.seconds, 3)),
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["raw", t], group_name="registry", description=f"registry/{t}.csv")
+        for t in REGISTRY_TABLES
+    ],
+    partitions_def=daily_partitions,
+    retry_policy=INGEST_RETRY,
+)
+def registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """The registry CSVs, validated: an error stops the run, naming file, line and field."""
+    from ingestion.registry import load_registry
+
+    con = warehouse.connect()
+    try:
+        load_registry(con, warehouse.settings().registry_dir)
+        for table in REGISTRY_TABLES:
+            count = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            yield dg.MaterializeResult(
+                asset_key=["raw", table], metadata={"rows": dg.MetadataValue.int(count)}
+            )
+    finally:
+        con.close()
+
+
+def _landing_asset(key: str, loader_path: str, description: str):
+    module_name, func_name = loader_path.rsplit(".", 1)
+
+    @dg.asset(
+        key=["raw", key],
+        deps=[dg.AssetKey(["raw", t]) for t in REGISTRY_TABLES],
+        partitions_def=daily_partitions,
+        group_name="ingestion",
+        retry_policy=INGEST_RETRY,
+        description=description,
+        name=f"raw_{key}",
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        import importlib
+
+        from ingestion.registry import load_registry
+
+        loader = getattr(importlib.import_module(module_name), func_name)
+        con = warehouse.connect()
+        try:
+            reg = load_registry(con, warehouse.settings().registry_dir)
+            stats = loader(con, warehouse.settings().landing_dir, reg)
+        finally:
+            con.close()
+        return dg.MaterializeResult(metadata=_stats_metadata(stats))
+
+    return _asset
+
+
+raw_invoices = _landing_asset(
+    "invoices", "ingestion.invoices.reader.ingest_invoices",
+    "Provider invoices from landing/invoices; bad rows to raw.quarantine.",
+)
+raw_gpu_samples = _landing_asset(
+    "gpu_samples", "ingestion.nvml.ingest.ingest_gpu_telemetry",
+    "Signed NVML telemetry batches, verified; forged or implausible samples quarantined.",
+)
+raw_robot_records = _landing_asset(
+    "robot_records", "ingestion.robots.reader.ingest_robot_telemetry",
+    "Robot state records from landing/robot_telemetry.",
+)
+
+
+@dg.asset(
+    key=["raw", "chain_events"],
+    deps=[dg.AssetKey(["raw", "addresses"]), dg.AssetKey(["raw", "params"])],
+    partitions_def=daily_partitions,
+    group_name="ingestion",
+    retry_policy=INGEST_RETRY,
+)
+def raw_chain_events(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, chain: ChainResource
+) -> dg.MaterializeResult:
+    """Token Transfers and vault Deposits/Withdraws from the RPC, confirmed blocks only."""
+    from ingestion.chain.events import ingest_chain_events
+    from ingestion.registry import load_registry
+
+    con = warehouse.connect()
+    try:
+        reg = load_registry(con, warehouse.settings().registry_dir)
+        stats = ingest_chain_events(con, chain.web3(), reg)
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata=_stats_metadata(stats))

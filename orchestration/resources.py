@@ -1,0 +1,73 @@
+"""Resources, configured from the environment; one place decides targets and paths."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource, DbtProject
+
+from aidnav.config import REPO_ROOT, Settings, load_settings
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The data directory and its DuckDB warehouse."""
+
+    data_dir: str
+
+    def settings(self) -> Settings:
+        base = load_settings()
+        return Settings(data_dir=Path(self.data_dir), rpc_url=base.rpc_url, chain_id=base.chain_id)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        from ingestion.warehouse import connect
+
+        return connect(self.settings().warehouse_path)
+
+
+class ChainResource(dg.ConfigurableResource):
+    """The RPC endpoint the chain events are read from and the publications sent to."""
+
+    rpc_url: str
+
+    def web3(self):
+        from web3 import Web3
+
+        return Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
+
+
+def _dbt_executable() -> str:
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else "dbt"
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """`make install` parses the project; this covers a checkout where it has not run yet."""
+    if not project.manifest_path.exists():
+        subprocess.run(
+            [_dbt_executable(), "parse", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)],
+            cwd=DBT_PROJECT_DIR,
+            check=True,
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        )
+    return project.manifest_path
+
+
+settings = load_settings()
+os.environ.setdefault("AIDNAV_WAREHOUSE", str(settings.warehouse_path))
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+ensure_manifest(dbt_project)
+
+RESOURCES = {
+    "warehouse": WarehouseResource(data_dir=str(settings.data_dir)),
+    "chain": ChainResource(rpc_url=settings.rpc_url),
+    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable()),
+}
