@@ -1,0 +1,191 @@
+"""Replay: recompute the marts of a window of days from archived inputs, without an RPC
+node and without posting anything (DATA_CONTRACTS.md "Replay bundles").
+
+`replay(input_dir, start, end, out_dir)` builds a fresh temporary warehouse, loads the
+registry, the landing deliveries and `chain_events.jsonl` with the ingestion loaders, runs
+`dbt build` over the window and writes one CSV per mart plus `rewards_roots.csv` and
+`quarantine.csv`. Carried figures are computed from inception whatever the window.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from aidnav.config import REPO_ROOT
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+# mart -> (csv name, columns, sort key columns after day)
+MART_EXPORTS: dict[str, tuple[str, list[str], list[str]]] = {
+    "fct_gpu_operation_daily": ("fct_gpu_operation_daily", [
+        "day", "asset_id", "node_id", "valid_samples", "coverage", "uptime_hours",
+        "avg_util_pct", "energy_kwh", "status", "offline_streak_days"], ["asset_id"]),
+    "fct_robot_operation_daily": ("fct_robot_operation_daily", [
+        "day", "asset_id", "records", "operating_hours", "cleaning_hours", "area_cleaned_m2",
+        "status", "offline_streak_days"], ["asset_id"]),
+    "fct_asset_valuation_daily": ("fct_asset_valuation_daily", [
+        "day", "asset_id", "deal_id", "book_value", "market_index", "health_factor",
+        "fair_value"], ["asset_id"]),
+    "fct_deal_position_daily": ("fct_deal_position_daily", [
+        "day", "deal_id", "structure", "principal", "receivable", "accrued_today", "income",
+        "receipts", "dpd", "collateral_value", "exposure", "collateral_ratio", "ltv",
+        "covenant_breach", "loss_rate", "allowance", "carrying_value", "net_income"],
+        ["deal_id"]),
+    "fct_nav_daily": ("fct_nav_daily", [
+        "day", "carrying_value_total", "reserves_usd", "offchain_reserves_usd", "gross_assets",
+        "protocol_fee", "performance_fee", "fees_payable", "nav_usd", "aid_supply",
+        "backing_ratio", "said_supply", "said_assets", "share_price", "apy_7d", "apy_30d"], []),
+    "fct_staker_rewards_daily": ("fct_staker_rewards_daily", [
+        "day", "account", "twab", "reward_wei", "cumulative_wei"], ["account"]),
+    "fct_rewards_roots_daily": ("rewards_roots", [
+        "day", "root", "total_cumulative_wei", "accounts", "budget_wei", "dust_wei"], []),
+}
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    out_dir: Path
+    files: dict[str, Path]
+    rows: dict[str, int]
+    quarantined: int
+    seconds: float
+    ingest: dict[str, object] = field(default_factory=dict)
+
+
+class ReplayError(RuntimeError):
+    pass
+
+
+def dbt_build_args(start: date | None, end: date | None, select: str | None = None,
+                   target_path: str | None = None) -> list[str]:
+    """The `dbt build` arguments for a window of days (None: the project default)."""
+    dbt_vars: dict[str, str] = {}
+    if start is not None:
+        dbt_vars["start_date"] = start.isoformat()
+    if end is not None:
+        dbt_vars["end_date"] = end.isoformat()
+    args = ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
+    if select:
+        args += ["--select", select]
+    if target_path:
+        args += ["--target-path", target_path]
+    return args
+
+
+def format_cell(value: object) -> str:
+    """Exact text for CSV: decimals without trailing zeros, true/false, empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        if value == 0:
+            return "0"
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def run_dbt(warehouse: Path, start: date | None, end: date | None, work_dir: Path,
+            select: str | None = None) -> None:
+    """Run `dbt build` in-process against `warehouse`."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["AIDNAV_WAREHOUSE"] = str(warehouse)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    args = dbt_build_args(start, end, select, target_path=str(work_dir / "target"))
+    args += ["--log-path", str(work_dir / "logs"), "--quiet"]
+    result = dbtRunner().invoke(args)
+    if not result.success:
+        failures = []
+        for r in (result.result or []):
+            status = str(getattr(r, "status", ""))
+            if status.lower() not in ("success", "pass"):
+                failures.append(f"{r.node.name}: {status}: {getattr(r, 'message', '')}")
+        raise ReplayError("dbt build failed: " + ("; ".join(failures) or str(result.exception)))
+
+
+def export_marts(warehouse: Path, start: date, end: date, out_dir: Path) -> dict[str, int]:
+    """Write `<mart>.csv`, `rewards_roots.csv` and `quarantine.csv` for days start..end."""
+    import duckdb
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse))  # same configuration as the in-process dbt connection
+    counts: dict[str, int] = {}
+    try:
+        for mart, (name, columns, keys) in MART_EXPORTS.items():
+            rows = con.execute(
+                f"select {', '.join(columns)} from marts.{mart} "
+                f"where day between ? and ? order by {', '.join(['day'] + keys)}",
+                [start, end]).fetchall()
+            counts[name] = _write_csv(out_dir / f"{name}.csv", columns, rows)
+        q_cols = ["source", "file", "line", "field", "reason"]
+        rows = con.execute(
+            "select source, file, line, field, reason from raw.quarantine "
+            "order by source, file, line, field, reason").fetchall()
+        counts["quarantine"] = _write_csv(out_dir / "quarantine.csv", q_cols, rows)
+    finally:
+        con.close()
+    return counts
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[tuple]) -> int:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([format_cell(v) for v in row])
+    tmp.replace(path)
+    return len(rows)
+
+
+def load_inputs(warehouse: Path, input_dir: Path) -> dict[str, object]:
+    """Registry, landing deliveries and chain events into a fresh raw schema."""
+    from ingestion.chain.bundle import load_chain_events_jsonl
+    from ingestion.load import ingest_landing
+    from ingestion.registry import load_registry
+    from ingestion.warehouse import connect
+
+    con = connect(warehouse)
+    try:
+        registry = load_registry(con, input_dir / "registry")
+        stats: dict[str, object] = dict(ingest_landing(con, input_dir, registry))
+        events = input_dir / "chain_events.jsonl"
+        if events.exists():
+            stats["chain_events"] = load_chain_events_jsonl(con, events)
+    finally:
+        con.close()
+    return stats
+
+
+def replay(input_dir: Path, start: date, end: date, out_dir: Path) -> ReplayResult:
+    """Recompute days start..end from the bundle in `input_dir` into CSVs in `out_dir`."""
+    if end < start:
+        raise ValueError(f"replay window: end {end} is before start {start}")
+    t0 = time.monotonic()
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    work = Path(tempfile.mkdtemp(prefix="aidnav-replay-"))
+    try:
+        warehouse = work / "warehouse.duckdb"
+        stats = load_inputs(warehouse, input_dir)
+        run_dbt(warehouse, start, end, work)
+        counts = export_marts(warehouse, start, end, out_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    files = {name: out_dir / f"{name}.csv" for name in counts}
+    return ReplayResult(out_dir, files, counts, counts.get("quarantine", 0),
+                        time.monotonic() - t0, stats)

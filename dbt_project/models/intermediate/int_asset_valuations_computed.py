@@ -1,0 +1,30 @@
+"""Asset fair value per day (METHODOLOGY section 2), computed in exact decimals by
+aidnav.ledger.valuation. Every asset from the day it is observed to the window end."""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    from aidnav.ledger.deals import days_between
+    from aidnav.ledger.tables import records, text_frame
+    from aidnav.ledger.valuation import Asset, MarketIndex, value_asset_day
+
+    days = [r["day"] for r in records(dbt.ref("int_calendar_days"))]
+    deals = {r["deal_id"]: r for r in records(dbt.ref("stg_registry__deals"))}
+    price_rows = records(dbt.ref("stg_registry__price_indexes"))
+    index = MarketIndex([(r["model"], r["as_of"], r["market_index"]) for r in price_rows])
+    streaks = {}
+    operation = [dbt.ref("fct_gpu_operation_daily"), dbt.ref("fct_robot_operation_daily")]
+    for relation in operation:
+        for r in records(relation.project("day, asset_id, offline_streak_days")):
+            streaks[(r["day"], r["asset_id"])] = r["offline_streak_days"]
+    out = []
+    if days:
+        for r in records(dbt.ref("stg_registry__assets")):
+            deal = deals[r["deal_id"]]
+            asset = Asset(r["asset_id"], r["deal_id"], r["model"], r["purchase_price_usd"],
+                          r["acquired_date"], r["useful_life_days"], r["residual_pct"])
+            first = max(r["acquired_date"], deal["funded_date"], days[0])
+            for day in days_between(first, days[-1]):
+                out.append(value_asset_day(asset, day, index, streaks.get((day, r["asset_id"]), 0)))
+    return text_frame(out, ["day", "asset_id", "deal_id", "book_value", "market_index",
+                            "health_factor", "fair_value"])

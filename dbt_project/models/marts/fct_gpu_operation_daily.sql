@@ -1,0 +1,126 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['day', 'asset_id'],
+    on_schema_change='fail'
+) }}
+{#- A fresh build covers inception .. window end; an incremental run rewrites the window
+    only. Energy deltas look back to the last valid sample before the first day; the
+    offline streak carries from this table's rows before the window. -#}
+with params as (
+    select inception_date, sample_interval_s, 86400 // sample_interval_s as expected_samples
+    from {{ ref('int_ledger_params') }}
+),
+bounds as (
+    select
+        {% if is_incremental() %}greatest({{ window_start() }}, p.inception_date){% else %}p.inception_date{% endif %} as first_day,
+        {{ window_end() }} as last_day,
+        p.expected_samples
+    from params p
+),
+assets as (
+    select a.asset_id, a.node_id, greatest(a.acquired_date, d.funded_date) as observed_from
+    from {{ ref('stg_registry__assets') }} a
+    join {{ ref('stg_registry__deals') }} d using (deal_id)
+    where a.asset_type = 'gpu'
+),
+asset_days as (
+    select a.asset_id, a.node_id, cast(r.d as date) as day
+    from assets a
+    cross join bounds b
+    cross join range(b.first_day, b.last_day + 1, interval 1 day) as r(d)
+    where cast(r.d as date) >= a.observed_from
+),
+window_samples as (
+    select s.asset_id, s.ts_utc, s.day, s.gpu_util_pct, s.energy_mj
+    from {{ ref('stg_nvml__gpu_samples') }} s, bounds b
+    where s.ts_utc >= b.first_day and s.ts_utc < b.last_day + 1
+),
+previous_sample as (
+    -- the last valid sample before the window, per asset: base of the first delta
+    select s.asset_id, max(s.ts_utc) as ts_utc, arg_max(s.energy_mj, s.ts_utc) as energy_mj
+    from {{ ref('stg_nvml__gpu_samples') }} s, bounds b
+    where s.ts_utc < b.first_day
+    group by s.asset_id
+),
+series as (
+    select asset_id, ts_utc, day, gpu_util_pct, energy_mj, true as in_window from window_samples
+    union all
+    select asset_id, ts_utc, null, null, energy_mj, false from previous_sample
+),
+deltas as (
+    select *,
+        greatest(energy_mj - lag(energy_mj) over (partition by asset_id order by ts_utc), 0) as energy_delta_mj
+    from series
+),
+daily as (
+    select
+        asset_id,
+        day,
+        count(*) as valid_samples,
+        sum(gpu_util_pct) as util_sum,
+        coalesce(sum(energy_delta_mj), 0) as energy_mj
+    from deltas
+    where in_window
+    group by asset_id, day
+),
+measured as (
+    select
+        ad.day,
+        ad.asset_id,
+        ad.node_id,
+        coalesce(x.valid_samples, 0) as valid_samples,
+        b.expected_samples,
+        x.util_sum,
+        coalesce(x.energy_mj, 0) as energy_mj
+    from asset_days ad
+    cross join bounds b
+    left join daily x on x.asset_id = ad.asset_id and x.day = ad.day
+),
+classified as (
+    select *,
+        case
+            when valid_samples * 100 >= expected_samples * 90 then 'operating'
+            when valid_samples * 100 >= expected_samples * 50 then 'degraded'
+            else 'offline'
+        end as status
+    from measured
+),
+last_online_before as (
+    {% if is_incremental() %}
+    select asset_id, max(day) as day from {{ this }}
+    where status <> 'offline' and day < (select first_day from bounds)
+    group by asset_id
+    {% else %}
+    select null::varchar as asset_id, null::date as day where false
+    {% endif %}
+),
+streaks as (
+    select c.*,
+        case when c.status = 'offline' then
+            date_diff('day',
+                greatest(
+                    coalesce(max(case when c.status <> 'offline' then c.day end)
+                             over (partition by c.asset_id order by c.day rows between unbounded preceding and current row),
+                             a.observed_from - 1),
+                    coalesce(lo.day, a.observed_from - 1)),
+                c.day)
+        else 0 end as offline_streak_days
+    from classified c
+    join assets a using (asset_id)
+    left join last_online_before lo using (asset_id)
+)
+select
+    cast(day as date) as day,
+    cast(asset_id as varchar) as asset_id,
+    cast(node_id as varchar) as node_id,
+    cast(valid_samples as integer) as valid_samples,
+    cast(exact_div_18(least(valid_samples, expected_samples), expected_samples) as decimal(38, 18)) as coverage,
+    cast(exact_div_18(24 * least(valid_samples, expected_samples), expected_samples) as decimal(38, 18)) as uptime_hours,
+    cast(case when valid_samples > 0
+              then exact_div_18(cast(util_sum * 1000000 as hugeint), cast(valid_samples as hugeint) * 1000000)
+         end as decimal(38, 18)) as avg_util_pct,
+    cast(exact_div_18(cast(energy_mj * 1000000 as hugeint), cast(3600000000000000 as hugeint)) as decimal(38, 18)) as energy_kwh,
+    cast(status as varchar) as status,
+    cast(offline_streak_days as integer) as offline_streak_days
+from streaks

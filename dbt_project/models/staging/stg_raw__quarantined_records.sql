@@ -1,0 +1,2 @@
+select source, file, line, field, reason, record, quarantined_at
+from {{ source('raw', 'quarantine') }}

@@ -1,0 +1,6 @@
+select
+    chain_id,
+    role,
+    lower(address) as address,
+    label
+from {{ source('raw', 'addresses') }}

@@ -1,0 +1,4 @@
+select
+    name,
+    value
+from {{ source('raw', 'params') }}
