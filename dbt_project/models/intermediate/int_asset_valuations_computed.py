@@ -26,5 +26,8 @@ def model(dbt, session):
             first = max(r["acquired_date"], deal["funded_date"], days[0])
             for day in days_between(first, days[-1]):
                 out.append(value_asset_day(asset, day, index, streaks.get((day, r["asset_id"]), 0)))
-    return text_frame(out, ["day", "asset_id", "deal_id", "book_value", "market_index",
-                            "health_factor", "fair_value"])
+    frame = text_frame(out, ["day", "asset_id", "deal_id", "book_value", "market_index",
+                             "health_factor", "fair_value"])
+    # unrounded fair value: collateral sums it before any rounding, like every other figure
+    frame["fair_value_exact"] = [str(v.fair_value) for v in out]
+    return frame

@@ -21,7 +21,7 @@ def model(dbt, session):
     for r in records(dbt.ref("int_asset_valuations_computed")):
         by_day = collateral.setdefault(r["deal_id"], {})
         day = r["day"] if not isinstance(r["day"], str) else __import__("datetime").date.fromisoformat(r["day"])
-        by_day[day] = by_day.get(day, Decimal(0)) + Decimal(r["fair_value"])
+        by_day[day] = by_day.get(day, Decimal(0)) + Decimal(r["fair_value_exact"])
     out = []
     if days:
         for r in records(dbt.ref("stg_registry__deals")):
