@@ -72,8 +72,9 @@ def _read_pid(pid_file: Path) -> int | None:
         return None
 
 
-def _is_anvil_process(pid: int) -> bool:
-    """True when `pid` is alive and is an anvil binary (not a recycled pid)."""
+def _is_anvil_process(pid: int, state_dir: Path | None = None) -> bool:
+    """True when `pid` is alive and is an anvil binary (not a recycled pid), and, when
+    `state_dir` is given, one whose --state file lies in that folder."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -81,7 +82,13 @@ def _is_anvil_process(pid: int) -> bool:
         return False
     # field 3 of /proc/<pid>/stat is the state; Z is a zombie (exited, not yet reaped)
     state = stat.rsplit(")", 1)[-1].split()[0]
-    return state != "Z" and b"anvil" in cmdline.split(b"\0")[0]
+    argv = cmdline.split(b"\0")
+    if state == "Z" or b"anvil" not in argv[0]:
+        return False
+    if state_dir is None:
+        return True
+    folder = str(Path(state_dir).resolve()).encode()
+    return any(arg.startswith(folder + b"/") for arg in argv)
 
 
 def status(rpc_url: str, pid_file: Path | None = None) -> AnvilStatus:
@@ -210,7 +217,7 @@ def stop(state_dir: Path, timeout_s: float = 10.0) -> bool:
     if pid is None:
         return False
     stopped = False
-    if _is_anvil_process(pid):
+    if _is_anvil_process(pid, Path(state_dir)):
         _terminate(pid, timeout_s)
         stopped = True
     pid_file.unlink(missing_ok=True)
