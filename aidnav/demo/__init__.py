@@ -2,6 +2,9 @@
 registry and landing files of DATA_CONTRACTS.md, and played on a local chain."""
 
 from aidnav.demo.book import DemoBook
+from aidnav.demo.chain_driver import ChainScenarioResult, drive_chain
+from aidnav.demo.chain_plan import genesis_timestamp
 from aidnav.demo.generate import build_book, generate_offchain
 
-__all__ = ["DemoBook", "build_book", "generate_offchain"]
+__all__ = ["ChainScenarioResult", "DemoBook", "build_book", "drive_chain", "generate_offchain",
+           "genesis_timestamp"]

@@ -14,7 +14,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 
-from aidnav.demo.keys import test_key
+from aidnav.demo.keys import derive_test_key
 
 USEFUL_LIFE_DAYS = 1825
 RESIDUAL_PCT = Decimal("0.10")
@@ -119,11 +119,11 @@ class Deal:
 
     @property
     def provider_address(self) -> str:
-        return test_key(self.provider_key).address
+        return derive_test_key(self.provider_key).address
 
     @property
     def collection_address(self) -> str:
-        return test_key(self.collection_key).address
+        return derive_test_key(self.collection_key).address
 
     @property
     def asset_class(self) -> str:
@@ -159,7 +159,7 @@ class Node:
 
     @property
     def address(self) -> str:
-        return test_key(self.key_name).address.lower()
+        return derive_test_key(self.key_name).address.lower()
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def build_portfolio(end_day: date, days: int, seed: int, sample_interval_s: int,
                     serial = str(1652022000000 + int(uuid[4:12], 16) % 999_999_999)
                     gpu_ids.append(uuid)
                     deal_assets.append(Asset(uuid, spec.deal_id, "gpu", spec.model, price, acquired,
-                                             node_id, test_key(key_name).address.lower(), spec.site,
+                                             node_id, derive_test_key(key_name).address.lower(), spec.site,
                                              serial, f"00000000:{PCI_BUS_IDS[g]}:00.0"))
                 nodes.append(Node(node_id, spec.deal_id, spec.model, spec.site, spec.utc_offset_h,
                                   spec.ambient_c, spec.base_util, key_name, tuple(gpu_ids)))

@@ -18,7 +18,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from aidnav.demo.book import MEM_TOTAL_MIB, DemoBook, Node
-from aidnav.demo.keys import test_key
+from aidnav.demo.keys import derive_test_key
 
 BILLABLE_UTIL_PCT = 20  # a GPU-hour with at least this utilisation is billed on demand
 
@@ -156,7 +156,7 @@ def render_batch(book: DemoBook, sim: GpuSimulation, node_index: int, day_idx: i
 
 def sign_batch(data: bytes, key_name: str) -> bytes:
     """The `.sig` JSON of DATA_CONTRACTS.md: EIP-191 signature of the batch's sha256 digest."""
-    key = test_key(key_name)
+    key = derive_test_key(key_name)
     digest = hashlib.sha256(data).digest()
     signed = Account.sign_message(encode_defunct(primitive=digest), key.private_key)
     sig = "0x" + bytes(signed.signature).hex()

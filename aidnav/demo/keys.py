@@ -16,15 +16,15 @@ TEST_KEY_PREFIX = "aidnav-demo-test-key:"
 
 
 @dataclass(frozen=True)
-class TestKey:
+class DemoTestKey:
     name: str
     private_key: str  # 0x-prefixed hex; a public TEST key
     address: str  # checksummed
 
 
 @lru_cache(maxsize=None)
-def test_key(name: str) -> TestKey:
+def derive_test_key(name: str) -> DemoTestKey:
     """The TEST key named `name`: keccak256 of `aidnav-demo-test-key:<name>`."""
     raw = keccak(text=f"{TEST_KEY_PREFIX}{name}")
     acct = Account.from_key(raw)
-    return TestKey(name=name, private_key="0x" + raw.hex(), address=acct.address)
+    return DemoTestKey(name=name, private_key="0x" + raw.hex(), address=acct.address)

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from aidnav.demo.book import RESIDUAL_PCT, USEFUL_LIFE_DAYS, DemoBook
-from aidnav.demo.keys import test_key
+from aidnav.demo.keys import derive_test_key
 
 CONTRACT_ROLES = ("usdc", "aid", "said", "gaib", "nav_oracle", "rewards_distributor")
 TREASURY_KEY = "treasury"
@@ -29,12 +29,12 @@ def address_rows(book: DemoBook) -> list[list[object]]:
     """The non-contract roles: treasury, fee recipient, one collection per deal, excluded."""
     cid = book.chain_id
     rows: list[list[object]] = [
-        [cid, "treasury", test_key(TREASURY_KEY).address.lower(), "protocol treasury"],
-        [cid, "fee_recipient", test_key(FEE_RECIPIENT_KEY).address.lower(), "protocol fee recipient"],
+        [cid, "treasury", derive_test_key(TREASURY_KEY).address.lower(), "protocol treasury"],
+        [cid, "fee_recipient", derive_test_key(FEE_RECIPIENT_KEY).address.lower(), "protocol fee recipient"],
     ]
     for d in book.deals:
         rows.append([cid, "collection", d.collection_address.lower(), f"collection {d.deal_id}"])
-    rows.append([cid, "excluded", test_key(POOL_KEY).address.lower(), "sAID liquidity pool (no incentives)"])
+    rows.append([cid, "excluded", derive_test_key(POOL_KEY).address.lower(), "sAID liquidity pool (no incentives)"])
     return rows
 
 
