@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
@@ -275,7 +275,7 @@ def build_portfolio(end_day: date, days: int, seed: int, sample_interval_s: int,
             price = Decimal(int(rng.integers(255, 296)) * 100)
         else:
             price = Decimal(int(rng.integers(325, 376)) * 100)
-        ltv = Decimal(str(round(float(rng.uniform(0.68, 0.73)), 4)))
+        ltv = Decimal(str(round(float(rng.uniform(0.705, 0.735)), 4)))
         count = max(3 if is_robot else 1, round(spec.nodes * scale))
         cc = spec.provider_id.split("-")[1].lower()
         deal_assets: list[Asset] = []
@@ -300,7 +300,7 @@ def build_portfolio(end_day: date, days: int, seed: int, sample_interval_s: int,
                                   spec.ambient_c, spec.base_util, key_name, tuple(gpu_ids)))
         collateral = sum((book_value(a.purchase_price_usd, a.acquired_date, funded)
                           * index_on(a.model, funded) for a in deal_assets), Decimal(0))
-        principal = (collateral * ltv / 10000).to_integral_value(ROUND_FLOOR) * 10000
+        principal = (collateral * ltv / 10000).to_integral_value(ROUND_HALF_EVEN) * 10000
         deals.append(Deal(spec, principal, funded, _add_months(funded, spec.maturity_months) - timedelta(days=1),
                           Decimal("1.30"), f"provider:{spec.provider_id}", f"collection:{spec.deal_id}",
                           collateral))
