@@ -1,6 +1,5 @@
 """Blocking checks in front of publishing; each wraps a plain function of `quality`."""
 
-from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -11,7 +10,7 @@ from orchestration.resources import ChainResource, WarehouseResource
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["fct_nav_daily"]),
+    asset=dg.AssetKey(["marts", "fct_nav_daily"]),
     blocking=True,
     description="NAV identity holds and every on-chain guardrail would accept the day.",
 )

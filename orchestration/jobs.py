@@ -1,6 +1,5 @@
 """The daily job and its schedule."""
 
-from __future__ import annotations
 
 from datetime import timedelta
 

@@ -1,6 +1,5 @@
 """Resources, configured from the environment; one place decides targets and paths."""
 
-from __future__ import annotations
 
 import os
 import subprocess

@@ -5,7 +5,6 @@ backfill passes the whole range at once); carried figures are recomputed from in
 so a window's rows do not depend on the window asked for.
 """
 
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping

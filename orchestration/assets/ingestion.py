@@ -5,7 +5,6 @@ landing files, an upsert on (chain_id, tx_hash, log_index) for chain events), so
 re-run or a backfill never duplicates a row. Retries only here: reading is safe to repeat.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -34,6 +33,7 @@ def _stats_metadata(stats) -> dict:
         for t in REGISTRY_TABLES
     ],
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=INGEST_RETRY,
 )
 def registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -59,10 +59,10 @@ def _landing_asset(key: str, loader_path: str, description: str):
         key=["raw", key],
         deps=[dg.AssetKey(["raw", t]) for t in REGISTRY_TABLES],
         partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="ingestion",
         retry_policy=INGEST_RETRY,
         description=description,
-        name=f"raw_{key}",
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         import importlib
@@ -78,6 +78,7 @@ def _landing_asset(key: str, loader_path: str, description: str):
             con.close()
         return dg.MaterializeResult(metadata=_stats_metadata(stats))
 
+    _asset.__name__ = f"raw_{key}"
     return _asset
 
 
@@ -99,6 +100,7 @@ raw_robot_records = _landing_asset(
     key=["raw", "chain_events"],
     deps=[dg.AssetKey(["raw", "addresses"]), dg.AssetKey(["raw", "params"])],
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="ingestion",
     retry_policy=INGEST_RETRY,
 )

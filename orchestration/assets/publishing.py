@@ -4,7 +4,6 @@ No retries here: the publisher is idempotent instead (it reads the chain before 
 and never posts a day twice).
 """
 
-from __future__ import annotations
 
 from datetime import date
 
@@ -21,9 +20,10 @@ class PublishConfig(dg.Config):
 
 @dg.asset(
     key=["onchain", "daily_publication"],
-    deps=[dg.AssetKey(["fct_nav_daily"]), dg.AssetKey(["fct_staker_rewards_daily"]),
-          dg.AssetKey(["fct_deal_position_daily"])],
+    deps=[dg.AssetKey(["marts", "fct_nav_daily"]), dg.AssetKey(["marts", "fct_staker_rewards_daily"]),
+          dg.AssetKey(["marts", "fct_deal_position_daily"])],
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="publishing",
     description="NAV posted to NavOracle and the rewards root to RewardsDistributor.",
 )
