@@ -144,7 +144,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from aidnav.demo_runner import run_demo
 
     return run_demo(load_settings(), days=args.days, end_day=args.end_day or _yesterday(),
-                    run_jobs=not args.no_run)
+                    run_jobs=not args.no_run, scale=args.scale)
 
 
 # ---------------------------------------------------------------- replay / bundles
@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end-day", type=_parse_day, default=None,
                       help="last day of the demo (default: yesterday, UTC)")
     demo.add_argument("--no-run", action="store_true", help="only generate data and drive the chain")
+    demo.add_argument("--scale", type=float, default=1.0,
+                      help="size of the book relative to the default (~1,200 GPUs, 100 robots)")
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="run the daily_nav job for a day (or a range of days)")

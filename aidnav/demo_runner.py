@@ -21,7 +21,9 @@ def _done(started: float) -> None:
     print(f"    done in {time.monotonic() - started:.1f} s", flush=True)
 
 
-def run_demo(settings: Settings, days: int, end_day: date, run_jobs: bool = True) -> int:
+def run_demo(
+    settings: Settings, days: int, end_day: date, run_jobs: bool = True, scale: float = 1.0
+) -> int:
     from web3 import Web3
 
     from aidnav.cli import _prepare_env, _rpc_port, print_summary, run_days
@@ -34,7 +36,7 @@ def run_demo(settings: Settings, days: int, end_day: date, run_jobs: bool = True
     first_day = end_day - timedelta(days=days - 1)
 
     t = _step(f"demo book for {first_day} .. {end_day} in {settings.data_dir}")
-    book = generate_offchain(settings.data_dir, end_day=end_day, days=days)
+    book = generate_offchain(settings.data_dir, end_day=end_day, days=days, scale=scale)
     _done(t)
 
     t = _step(f"local chain at {settings.rpc_url}")
