@@ -116,6 +116,7 @@ def start(
     timestamp: int | None = None,
     log_file: Path | None = None,
     startup_timeout_s: float = 15.0,
+    chain_id: int = LOCAL_CHAIN_ID,
 ) -> AnvilStatus:
     """Start anvil with its state in `state_file`, unless a node already answers there.
 
@@ -137,7 +138,7 @@ def start(
         "--state", str(state_file),
         "--state-interval", "1",
         "--accounts", "10",
-        "--chain-id", str(LOCAL_CHAIN_ID),
+        "--chain-id", str(chain_id),
     ]  # fmt: skip
     if timestamp is not None:
         command += ["--timestamp", str(int(timestamp))]

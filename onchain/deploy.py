@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,14 @@ ROLE_LABELS: dict[str, str] = {
 # a role is redeployed when one it depends on is
 DEPENDS_ON: dict[str, str] = {"said": "aid", "rewards_distributor": "gaib"}
 
+# METHODOLOGY section 6 / DATA_CONTRACTS params: `max_share_price_move_bps` 100
+DEFAULT_MAX_MOVE_BPS = 100
+# seconds between a rewards root's proposal and its acceptance; 0 on the local demo chain
+# (each day's root is claimable as soon as it is posted). Override with
+# AIDNAV_REWARDS_TIMELOCK_S or the `rewards_timelock_s` argument.
+DEFAULT_REWARDS_TIMELOCK_S = 0
+ENV_REWARDS_TIMELOCK = "AIDNAV_REWARDS_TIMELOCK_S"
+
 
 def has_code(w3: Web3, address: str) -> bool:
     code = with_retries(
@@ -72,7 +81,24 @@ def call(w3: Web3, signer: TxSigner, contract: Contract, function: str, *args: A
     return send_transaction(w3, signer, {"to": contract.address, "data": data})
 
 
-def _constructor_args(role: str, addresses: dict[str, str]) -> tuple[Any, ...]:
+def default_rewards_timelock_s(env: Mapping[str, str] | None = None) -> int:
+    """`AIDNAV_REWARDS_TIMELOCK_S` when set (a non-negative integer), else 0."""
+    source = os.environ if env is None else env
+    text = source.get(ENV_REWARDS_TIMELOCK, "").strip()
+    if not text:
+        return DEFAULT_REWARDS_TIMELOCK_S
+    if not text.isdigit():
+        raise ValueError(f"{ENV_REWARDS_TIMELOCK}={text!r}: expected a whole number of seconds")
+    return int(text)
+
+
+def _constructor_args(
+    role: str, addresses: dict[str, str], max_move_bps: int, rewards_timelock_s: int
+) -> tuple[Any, ...]:
+    if role == "nav_oracle":
+        return (max_move_bps,)
+    if role == "rewards_distributor":
+        return (Web3.to_checksum_address(addresses["gaib"]), rewards_timelock_s)
     if role in DEPENDS_ON:
         return (Web3.to_checksum_address(addresses[DEPENDS_ON[role]]),)
     return ()
@@ -89,9 +115,21 @@ def _dependency_matches(w3: Web3, role: str, addresses: dict[str, str]) -> bool:
 
 
 def ensure_deployed(
-    w3: Web3, deployer: TxSigner, registry_dir: Path, chain_id: int
+    w3: Web3,
+    deployer: TxSigner,
+    registry_dir: Path,
+    chain_id: int,
+    max_move_bps: int = DEFAULT_MAX_MOVE_BPS,
+    rewards_timelock_s: int | None = None,
 ) -> dict[str, str]:
-    """Make sure every contract role exists on chain `chain_id`; returns role -> address."""
+    """Make sure every contract role exists on chain `chain_id`; returns role -> address.
+
+    A newly deployed oracle and distributor make the deployer their admin, publisher /
+    updater and guardian, so the daily job can post at once. `max_move_bps` (oracle) and
+    `rewards_timelock_s` (distributor; default `default_rewards_timelock_s()`) apply to
+    contracts deployed by this call; contracts already in place are left as they are.
+    """
+    timelock = default_rewards_timelock_s() if rewards_timelock_s is None else rewards_timelock_s
     node_chain_id = int(with_retries(lambda: w3.eth.chain_id, "chain_id"))
     if node_chain_id != chain_id:
         raise ValueError(f"RPC node is on chain {node_chain_id}, expected chain {chain_id}")
@@ -108,11 +146,9 @@ def ensure_deployed(
         )
         if not needed:
             continue
-        addresses[role] = deploy_contract(w3, deployer, name, *_constructor_args(role, addresses))
+        args = _constructor_args(role, addresses, max_move_bps, timelock)
+        addresses[role] = deploy_contract(w3, deployer, name, *args)
         redeployed.add(role)
-        setter = {"nav_oracle": "setPublisher", "rewards_distributor": "setUpdater"}.get(role)
-        if setter is not None:
-            call(w3, deployer, contract_at(w3, name, addresses[role]), setter, deployer.address)
 
     if redeployed:
         write_contract_rows(registry_dir, chain_id, addresses)

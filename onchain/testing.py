@@ -29,9 +29,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def local_anvil(
-    tmp_dir: Path, timestamp: int | None = None, port: int | None = None
+    tmp_dir: Path,
+    timestamp: int | None = None,
+    port: int | None = None,
+    chain_id: int = anvil.LOCAL_CHAIN_ID,
 ) -> Iterator[tuple[str, Callable[[], None]]]:
-    """A fresh anvil (chain id 31337) on a free port with its state in `tmp_dir`."""
+    """A fresh anvil (chain id 31337 unless told) on a free port with its state in `tmp_dir`."""
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     chosen_port = port if port is not None else free_port()
@@ -40,6 +43,7 @@ def local_anvil(
         port=chosen_port,
         timestamp=timestamp,
         log_file=tmp_dir / LOG_FILE_NAME,
+        chain_id=chain_id,
     )
 
     def stop() -> None:

@@ -29,7 +29,12 @@ def test_contract_interfaces() -> None:
     aggregator = {"decimals", "description", "version", "latestRoundData", "getRoundData",
                   "postNav", "navOf", "latestDay", "publisher", "NavPosted"}
     assert aggregator <= _names(build.load_artifact("NavOracle")["abi"])
-    distributor = {"postRoot", "claim", "currentEpoch", "currentRoot", "claimed", "updater"}
+    aggregator |= {"admin", "pendingAdmin", "transferAdmin", "acceptAdmin", "guardian",
+                   "pause", "unpause", "paused", "setOverride", "overrideOf", "maxMoveBps"}
+    assert aggregator <= _names(build.load_artifact("NavOracle")["abi"])
+    distributor = {"proposeRoot", "acceptRoot", "revokePendingRoot", "pendingRoot", "timelock",
+                   "claim", "currentEpoch", "currentRoot", "claimed", "updater", "guardian",
+                   "admin", "transferAdmin", "acceptAdmin", "epochOf"}
     assert distributor <= _names(build.load_artifact("RewardsDistributor")["abi"])
 
 

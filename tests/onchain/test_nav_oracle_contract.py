@@ -34,8 +34,7 @@ def _nav_row(expected: Path, day: str) -> dict[str, str]:
 
 @pytest.fixture()
 def oracle(w3: Web3, deployer: Signer) -> Contract:
-    contract = contract_at(w3, "NavOracle", deploy_contract(w3, deployer, "NavOracle"))
-    call(w3, deployer, contract, "setPublisher", deployer.address)
+    contract = contract_at(w3, "NavOracle", deploy_contract(w3, deployer, "NavOracle", 100))
     return contract
 
 
@@ -60,7 +59,7 @@ def test_posted_share_price_is_served_as_chainlink_round(
     assert tuple(oracle.functions.latestRoundData().call()) == expected_round
     assert tuple(oracle.functions.getRoundData(DAY_2026_03_01).call()) == expected_round
     assert oracle.functions.decimals().call() == 18
-    assert oracle.functions.version().call() == 1
+    assert oracle.functions.version().call() == 2
     assert "share price" in oracle.functions.description().call()
 
     (event,) = oracle.events.NavPosted().process_receipt(receipt)

@@ -24,8 +24,7 @@ HASH_1, HASH_2 = bytes.fromhex("11" * 32), bytes.fromhex("22" * 32)
 
 @pytest.fixture()
 def oracle(w3: Web3, deployer: Signer) -> Contract:
-    contract = contract_at(w3, "NavOracle", deploy_contract(w3, deployer, "NavOracle"))
-    call(w3, deployer, contract, "setPublisher", deployer.address)
+    contract = contract_at(w3, "NavOracle", deploy_contract(w3, deployer, "NavOracle", 100))
     return contract
 
 
@@ -33,8 +32,7 @@ def oracle(w3: Web3, deployer: Signer) -> Contract:
 def distributor(w3: Web3, deployer: Signer) -> Contract:
     gaib = Web3.to_checksum_address(deploy_contract(w3, deployer, "GaibToken"))
     contract = contract_at(w3, "RewardsDistributor",
-                           deploy_contract(w3, deployer, "RewardsDistributor", gaib))
-    call(w3, deployer, contract, "setUpdater", deployer.address)
+                           deploy_contract(w3, deployer, "RewardsDistributor", gaib, 0))
     return contract
 
 

@@ -25,9 +25,8 @@ LAST_DAY = "2026-03-05"
 def gaib_and_distributor(w3: Web3, deployer: Signer) -> tuple[Contract, Contract]:
     gaib = contract_at(w3, "GaibToken", deploy_contract(w3, deployer, "GaibToken"))
     distributor = contract_at(
-        w3, "RewardsDistributor", deploy_contract(w3, deployer, "RewardsDistributor", gaib.address)
+        w3, "RewardsDistributor", deploy_contract(w3, deployer, "RewardsDistributor", gaib.address, 0)
     )
-    call(w3, deployer, distributor, "setUpdater", deployer.address)
     return gaib, distributor
 
 
@@ -56,7 +55,7 @@ def test_claims_pay_cumulative_once(
 
     epoch = 20517  # 2026-03-05: 20454 (2026-01-01) + 31 + 28 + 4
     call(w3, deployer, gaib, "mint", distributor.address, total)
-    call(w3, deployer, distributor, "postRoot", epoch, bytes.fromhex(expected_root[2:]), total,
+    call(w3, deployer, distributor, "proposeRoot", epoch, bytes.fromhex(expected_root[2:]), total,
          b"\x01" * 32)
     assert distributor.functions.currentEpoch().call() == epoch
     assert distributor.functions.currentRoot().call() == bytes.fromhex(expected_root[2:])
@@ -87,7 +86,7 @@ def test_forged_proof_reverts(
     entries = _day_rows(worked_example, LAST_DAY)
     tree = build_tree(entries)
     call(w3, deployer, gaib, "mint", distributor.address, 10**30)
-    call(w3, deployer, distributor, "postRoot", 1, bytes.fromhex(tree.root[2:]), tree.total,
+    call(w3, deployer, distributor, "proposeRoot", 1, bytes.fromhex(tree.root[2:]), tree.total,
          b"\x02" * 32)
     account, cumulative = entries[0]
     proof = [bytes.fromhex(p[2:]) for p in tree.proof(account)]
@@ -106,7 +105,7 @@ def test_claim_never_pays_more_than_held(
     account = anvil_test_signer(5).address
     tree = build_tree([(account, 1000)])
     call(w3, deployer, gaib, "mint", distributor.address, 600)
-    call(w3, deployer, distributor, "postRoot", 7, bytes.fromhex(tree.root[2:]), 1000, b"\x03" * 32)
+    call(w3, deployer, distributor, "proposeRoot", 7, bytes.fromhex(tree.root[2:]), 1000, b"\x03" * 32)
     call(w3, deployer, distributor, "claim", account, 1000, [])
     assert gaib.functions.balanceOf(account).call() == 600
     call(w3, deployer, gaib, "mint", distributor.address, 1000)
@@ -119,10 +118,10 @@ def test_epoch_must_increase_and_only_updater_posts(
     w3: Web3, deployer: Signer, gaib_and_distributor: tuple[Contract, Contract]
 ) -> None:
     _, distributor = gaib_and_distributor
-    call(w3, deployer, distributor, "postRoot", 10, b"\x00" * 32, 0, b"\x00" * 32)
+    call(w3, deployer, distributor, "proposeRoot", 10, b"\x00" * 32, 0, b"\x00" * 32)
     with pytest.raises(ContractLogicError, match="epoch not increasing"):
-        distributor.functions.postRoot(10, b"\x01" * 32, 0, b"\x00" * 32).call(
+        distributor.functions.proposeRoot(10, b"\x01" * 32, 0, b"\x00" * 32).call(
             {"from": deployer.address})
     with pytest.raises(ContractLogicError, match="not updater"):
-        distributor.functions.postRoot(11, b"\x01" * 32, 0, b"\x00" * 32).call(
+        distributor.functions.proposeRoot(11, b"\x01" * 32, 0, b"\x00" * 32).call(
             {"from": anvil_test_signer(4).address})

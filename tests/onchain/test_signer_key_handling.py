@@ -81,8 +81,7 @@ def test_publishing_never_logs_the_key(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # web3, urllib3 and our own modules at their chattiest
     signer: Signer = load_signer(31337, env={})
-    oracle = contract_at(w3, "NavOracle", deploy_contract(w3, signer, "NavOracle"))
-    call(w3, signer, oracle, "setPublisher", signer.address)
+    oracle = contract_at(w3, "NavOracle", deploy_contract(w3, signer, "NavOracle", 100))
     result = publish_nav(w3, signer, oracle.address, date(2026, 3, 1), 10**18, 10**18, 10**18,
                          b"\x05" * 32)
     assert result.status == "posted"
