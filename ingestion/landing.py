@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import fsspec
+import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
 
@@ -98,9 +99,16 @@ def record_files(con: duckdb.DuckDBPyConnection, source: str,
     """Add (file, sha256, rows_loaded, rows_quarantined) to the ledger."""
     if not rows:
         return
-    con.executemany(
-        "insert or replace into raw.ingested_files values (?, ?, ?, ?, ?, now())",
-        [(source, f, h, loaded, quarantined) for f, h, loaded, quarantined in rows])
+    files, shas, loaded, quarantined = (list(c) for c in zip(*rows))
+    tbl = pa.table({"source": pa.array([source] * len(files), pa.string()),
+                    "file": pa.array(files, pa.string()), "sha256": pa.array(shas, pa.string()),
+                    "rows_loaded": pa.array(loaded, pa.int32()),
+                    "rows_quarantined": pa.array(quarantined, pa.int32())})
+    con.register("_ledger_rows", tbl)
+    try:
+        con.execute("insert or replace into raw.ingested_files select *, now() from _ledger_rows").fetchall()
+    finally:
+        con.unregister("_ledger_rows")
 
 
 @dataclass(frozen=True)
@@ -116,9 +124,17 @@ def quarantine(con: duckdb.DuckDBPyConnection, source: str,
                rejections: Sequence[Rejection]) -> None:
     if not rejections:
         return
-    con.executemany(
-        "insert into raw.quarantine values (?, ?, ?, ?, ?, ?, now())",
-        [(source, r.file, r.line, r.field, r.reason, r.record) for r in rejections])
+    tbl = pa.table({"source": pa.array([source] * len(rejections), pa.string()),
+                    "file": pa.array([r.file for r in rejections], pa.string()),
+                    "line": pa.array([r.line for r in rejections], pa.int32()),
+                    "field": pa.array([r.field for r in rejections], pa.string()),
+                    "reason": pa.array([r.reason for r in rejections], pa.string()),
+                    "record": pa.array([r.record for r in rejections], pa.string())})
+    con.register("_quarantine_rows", tbl)
+    try:
+        con.execute("insert into raw.quarantine select *, now() from _quarantine_rows").fetchall()
+    finally:
+        con.unregister("_quarantine_rows")
 
 
 def write_quarantine_files(con: duckdb.DuckDBPyConnection, source: str, files: Iterable[str],

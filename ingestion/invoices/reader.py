@@ -195,7 +195,8 @@ def _upsert(con: duckdb.DuckDBPyConnection, inv: Invoice, rel: str, line: int, p
     sha = inv.payload_sha256()
     prev = con.execute(
         "select delivery_date, source_file, line, payload_sha256 from raw.invoices "
-        "where invoice_id = ? and version = ?", [inv.invoice_id, inv.version]).fetchone()
+        "where invoice_id = ? and version = ?", [inv.invoice_id, inv.version]).fetchall()
+    prev = prev[0] if prev else None
     replaced = None
     if prev is not None:
         p_date, p_file, p_line, p_sha = prev
@@ -210,12 +211,12 @@ def _upsert(con: duckdb.DuckDBPyConnection, inv: Invoice, rel: str, line: int, p
         old = con.execute(
             "select * exclude (source_file, line, delivery_provider_id, delivery_date, "
             "payload_sha256, loaded_at) from raw.invoices where invoice_id = ? and version = ?",
-            [inv.invoice_id, inv.version]).fetchone()
+            [inv.invoice_id, inv.version]).fetchall()[0]
         con.execute("delete from raw.invoices where invoice_id = ? and version = ?",
-                    [inv.invoice_id, inv.version])
+                    [inv.invoice_id, inv.version]).fetchall()
         if p_sha != sha:
             con.execute("delete from raw.quarantine where source = ? and file = ? and line = ?",
-                        [SOURCE, p_file, p_line])
+                        [SOURCE, p_file, p_line]).fetchall()
             replaced = (Rejection(p_file, p_line, "", f"{inv.invoice_id} version {inv.version} "
                                   f"was first delivered with a different payload in {rel} line "
                                   f"{line}: expected the same payload, or a new version",
@@ -224,7 +225,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, inv: Invoice, rel: str, line: int, p
         "insert into raw.invoices values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
         [rel, line, provider, delivery, inv.invoice_id, inv.version, inv.provider_id, inv.deal_id,
          inv.customer_id, inv.issue_date, inv.due_date, inv.period_start, inv.period_end,
-         inv.usage_hours, inv.amount_usd, inv.status, inv.paid_date, sha])
+         inv.usage_hours, inv.amount_usd, inv.status, inv.paid_date, sha]).fetchall()
     return replaced if replaced is not None else True
 
 

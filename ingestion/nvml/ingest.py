@@ -19,10 +19,11 @@ from pathlib import Path, PurePosixPath
 import duckdb
 import pyarrow as pa
 
-from ingestion.jsonl_lines import TS_WITH_OFFSET, decode_files, register_lines, unregister
+from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
 from ingestion.landing import Landing, ledger, quarantine, record_files
 from ingestion.nvml.signature import verify_batch
 from ingestion.registry import Registry
+from ingestion.sql_checks import RECORD_SQL, Check, code_sql, field_sql, reason_sql
 from ingestion.stats import IngestStats
 
 SOURCE = "gpu_telemetry"
@@ -53,42 +54,45 @@ def _num(name: str, sql_type: str) -> str:
     return f"try_cast(j.{name}::varchar as {sql_type})"
 
 
-def _reason_sql() -> tuple[str, str]:
-    """CASE expressions giving (field, reason) of the first failed check, NULL when valid."""
-    checks: list[tuple[str, str, str]] = [
-        ("not json_valid(text) or json_type(text) <> 'OBJECT'", "''",
-         "'not a JSON object: expected one JSON object per line'"),
-        ("not (b.ok)", "''", "b.reason"),
-        ("j.gpu_uuid is null", "'gpu_uuid'", "'missing gpu_uuid: expected the NVML UUID string'"),
-        ("json_type(j.gpu_uuid) <> 'VARCHAR'", "'gpu_uuid'",
-         "'gpu_uuid is ' || json_type(j.gpu_uuid) || ': expected a string'"),
-        ("a.asset_id is null", "'gpu_uuid'",
-         "'unknown asset ' || (j.gpu_uuid->>'$') || ': expected a GPU registered in assets.csv'"),
-        ("a.node_address <> b.signer", "'gpu_uuid'",
-         "'GPU ' || a.asset_id || ' is registered to node_address ' || a.node_address || "
-         "' (' || a.node_id || '), but the batch is signed by ' || b.signer"),
-        ("j.ts is null", "'ts'", "'missing ts: expected an ISO 8601 timestamp with a UTC offset'"),
-        (f"json_type(j.ts) <> 'VARCHAR' or not regexp_full_match(j.ts->>'$', '{TS_WITH_OFFSET}') "
-         "or try_cast(j.ts->>'$' as timestamptz) is null", "'ts'",
-         "'ts ' || j.ts::varchar || ': expected an ISO 8601 timestamp with an explicit UTC offset'"),
+def _checks() -> list[Check]:
+    """The validity rules of a sample (METHODOLOGY.md section 1), in the order reported."""
+    checks = [
+        Check("not json_valid(raw) or not regexp_matches(raw, '^[ \t]*\\{')", "''",
+              "'not a JSON object: expected one JSON object per line'"),
+        Check("not (b.ok)", "''", "b.reason"),
+        Check("j.gpu_uuid is null", "'gpu_uuid'",
+              "'missing gpu_uuid: expected the NVML UUID string'"),
+        Check("json_type(j.gpu_uuid) <> 'VARCHAR'", "'gpu_uuid'",
+              "'gpu_uuid ' || j.gpu_uuid::varchar || ': expected a string'"),
+        Check("a.asset_id is null", "'gpu_uuid'",
+              "'unknown asset ' || (j.gpu_uuid->>'$') || ': expected a GPU registered in "
+              "assets.csv'"),
+        Check("a.node_address <> b.signer", "'gpu_uuid'",
+              "'GPU ' || a.asset_id || ' is registered to node_address ' || a.node_address || "
+              "' (' || a.node_id || '): expected it in a batch signed by that key, not ' || b.signer"),
+        Check("j.ts is null", "'ts'",
+              "'missing ts: expected an ISO 8601 timestamp with a UTC offset'"),
+        Check(f"json_type(j.ts) <> 'VARCHAR' or not regexp_full_match(j.ts->>'$', "
+              f"'{TS_WITH_OFFSET}') or try_cast(j.ts->>'$' as timestamptz) is null", "'ts'",
+              "'ts ' || j.ts::varchar || ': expected an ISO 8601 timestamp with an explicit "
+              "UTC offset'"),
     ]
     for name, sql_type, lo, hi, required in _NUMERIC:
         v = _num(name, sql_type)
         unit = _UNITS.get(name, "")
         rng = f"{lo}..{hi}{unit}" if hi is not None else f">= {lo}{unit}"
         if required:
-            checks.append((f"j.{name} is null", f"'{name}'", f"'missing {name}: expected a number {rng}'"))
-        checks.append((f"j.{name} is not null and {v} is null", f"'{name}'",
-                       f"'{name} ' || j.{name}::varchar || ': expected a number {rng}'"))
+            checks.append(Check(f"j.{name} is null", f"'{name}'",
+                                f"'missing {name}: expected a number {rng}'"))
+        checks.append(Check(f"j.{name} is not null and {v} is null", f"'{name}'",
+                            f"'{name} ' || j.{name}::varchar || ': expected a number {rng}'"))
         cond = f"{v} < {lo}" + (f" or {v} > {hi}" if hi is not None else "")
-        checks.append((f"({cond})", f"'{name}'",
-                       f"'{name} ' || j.{name}::varchar || ' out of range: expected {rng}'"))
-    field = "case " + " ".join(f"when {c} then {f}" for c, f, _ in checks) + " end"
-    reason = "case " + " ".join(f"when {c} then {r}" for c, _, r in checks) + " end"
-    return field, reason
+        checks.append(Check(f"({cond})", f"'{name}'",
+                            f"'{name} ' || j.{name}::varchar || ' out of range: expected {rng}'"))
+    return checks
 
 
-_FIELD_SQL, _REASON_SQL = _reason_sql()
+_CHECKS = _checks()
 
 
 def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
@@ -125,8 +129,6 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
     if not rels:
         return IngestStats(SOURCE, 0, skipped, 0, 0, time.perf_counter() - t0)
 
-    texts, bad_utf8 = decode_files(contents, rels)
-    del contents
     meta = pa.table(list(zip(*rows_meta)) if rows_meta else [[]] * 8, names=[
         "file_idx", "rel", "batch_id", "node_id", "signer", "ok", "reason", "sha256"])
     meta = meta.cast(pa.schema([("file_idx", pa.int32()), ("rel", pa.string()),
@@ -141,43 +143,45 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
                          ("node_address", pa.string())]))
     con.register("_gpu_batches", meta)
     con.register("_gpu_assets", gpus)
-    register_lines(con, "_gpu_lines", texts)
-    del texts
+    bad_utf8 = register_lines(con, "_gpu_lines", contents, rels)
+    del contents
     try:
         con.execute("begin transaction")
+        # one pass: parse, tag each line with its first failing check (NULL when valid)
         con.execute(f"""
             create or replace temp table _gpu_checked as
-            with parsed as (
-                select l.file_idx, l.line, l.text,
-                       case when json_valid(l.text) and json_type(l.text) = 'OBJECT'
-                            then json_transform(l.text, '{_STRUCT}') end as j
-                from _gpu_lines l)
-            select b.rel, p.line, p.text, b.batch_id, b.node_id, j,
-                   {_FIELD_SQL} as q_field, {_REASON_SQL} as q_reason
-            from parsed p
+            select p.file_idx, p.line, j, {code_sql(_CHECKS)} as q,
+                   case when q is not null then p.raw end as raw
+            from (select file_idx, line, raw,
+                         case when json_valid(raw) then json_transform(raw, '{_STRUCT}') end as j
+                  from _gpu_lines) p
             join _gpu_batches b using (file_idx)
             left join _gpu_assets a on a.asset_id = (j.gpu_uuid->>'$')""")
         loaded = con.execute(f"""
             insert into raw.gpu_samples
-            select rel, line, batch_id, node_id, j.gpu_uuid->>'$', (j.ts->>'$')::timestamptz,
+            select b.rel, c.line, b.batch_id, b.node_id, j.gpu_uuid->>'$',
+                   (j.ts->>'$')::timestamptz,
                    {_num('gpu_util_pct', 'double')}, {_num('mem_util_pct', 'double')},
                    {_num('mem_used_mib', 'double')}, {_num('power_w', 'double')},
                    {_num('energy_mj', 'decimal(38,6)')}, {_num('temp_c', 'double')},
                    {_num('sm_clock_mhz', 'double')}, {_num('xid_errors', 'integer')},
                    {_num('ecc_dbe_count', 'integer')}, j.serial, j.pci_bus_id
-            from _gpu_checked where q_reason is null
-            order by rel, line""").fetchone()[0]
-        quarantined = con.execute("""
+            from _gpu_checked c join _gpu_batches b using (file_idx)
+            where q is null""").fetchall()[0][0]
+        quarantined = con.execute(f"""
             insert into raw.quarantine
-            select 'gpu_telemetry', rel, line, q_field, q_reason, text, now()
-            from _gpu_checked where q_reason is not null
-            order by rel, line""").fetchone()[0]
+            select 'gpu_telemetry', b.rel, c.line, {field_sql(_CHECKS, 'q')},
+                   {reason_sql(_CHECKS, 'q')}, {RECORD_SQL}, now()
+            from _gpu_checked c join _gpu_batches b using (file_idx)
+            left join _gpu_assets a on a.asset_id = (j.gpu_uuid->>'$')
+            where q is not null
+            order by b.rel, c.line""").fetchall()[0][0]
         quarantine(con, SOURCE, bad_utf8)
         quarantined += len(bad_utf8)
         per_file = dict(con.execute("""
-            select rel, count(*) filter (where q_reason is null) || ',' ||
-                        count(*) filter (where q_reason is not null)
-            from _gpu_checked group by rel""").fetchall())
+            select b.rel, count(*) filter (where q is null) || ',' ||
+                          count(*) filter (where q is not null)
+            from _gpu_checked join _gpu_batches b using (file_idx) group by b.rel""").fetchall())
         bad_by_file: dict[str, int] = {}
         for r in bad_utf8:
             bad_by_file[r.file] = bad_by_file.get(r.file, 0) + 1

@@ -1,0 +1,113 @@
+"""Benchmark GPU telemetry ingestion: one day of N GPUs at one sample a minute, in signed
+hourly batches per 8-GPU node, synthesised in a temporary folder and ingested.
+
+    python -m ingestion.bench_gpu --gpus 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from eth_account import Account
+from eth_utils import keccak
+
+from ingestion.nvml.ingest import ingest_gpu_telemetry
+from ingestion.nvml.signature import sign_batch
+from ingestion.registry import Address, Asset, Deal, Params, Provider, Registry
+from ingestion.warehouse import connect
+
+DAY = date(2026, 3, 1)
+GPUS_PER_NODE = 8
+
+
+def node_key(i: int) -> bytes:
+    """Deterministic benchmark/test key of node i (never a real key)."""
+    return keccak(text=f"aidnav-bench-node-key-{i}")
+
+
+def synth_registry(n_gpus: int) -> Registry:
+    from decimal import Decimal
+
+    nodes = (n_gpus + GPUS_PER_NODE - 1) // GPUS_PER_NODE
+    addrs = [Account.from_key(node_key(i)).address.lower() for i in range(nodes)]
+    assets = tuple(
+        Asset(f"GPU-bench-{g:06d}", "D-BENCH", "gpu", "H100-SXM5-80GB", Decimal(26000),
+              date(2026, 1, 1), 1825, Decimal("0.1"), f"node-{g // GPUS_PER_NODE:04d}",
+              addrs[g // GPUS_PER_NODE], "BENCH") for g in range(n_gpus))
+    deal = Deal("D-BENCH", "P-BENCH", "gpu", "fixed_rate", Decimal(1), date(2026, 1, 1),
+                date(2027, 1, 1), Decimal("0.1"), None, None, None, None, Decimal("1.3"),
+                None, None)
+    return Registry((Provider("P-BENCH", "bench", "XX", False, date(2025, 1, 1)),), (deal,),
+                    assets, (), (), (Address(1, "usdc", "0x" + "00" * 20, None),),
+                    Params(inception_date=date(2026, 1, 1)))
+
+
+def synth_day(landing: Path, registry: Registry, interval_s: int = 60) -> int:
+    """Write the day's signed hourly batches; returns the number of samples."""
+    by_node: dict[str, list[Asset]] = {}
+    for a in registry.assets:
+        by_node.setdefault(a.node_id or "", []).append(a)
+    t0 = datetime(DAY.year, DAY.month, DAY.day, tzinfo=timezone.utc)
+    n = 0
+    for ni, (node, gpus) in enumerate(sorted(by_node.items())):
+        folder = landing / "gpu_telemetry" / DAY.isoformat() / node
+        folder.mkdir(parents=True)
+        key = node_key(ni)
+        for hour in range(24):
+            lines = []
+            for s in range(hour * 3600, (hour + 1) * 3600, interval_s):
+                ts = (t0 + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                for gi, g in enumerate(gpus):
+                    lines.append(json.dumps({
+                        "ts": ts, "node_id": node, "gpu_uuid": g.asset_id,
+                        "gpu_util_pct": (s // 60 + gi) % 101, "mem_util_pct": 50,
+                        "mem_used_mib": 61234, "power_w": 612.5, "energy_mj": 1000000 + s * 700,
+                        "temp_c": 64, "sm_clock_mhz": 1980, "xid_errors": 0, "ecc_dbe_count": 0,
+                        "serial": "1654922001234", "pci_bus_id": f"00000000:{18 + gi:02X}:00.0"},
+                        separators=(",", ":")))
+            data = ("\n".join(lines) + "\n").encode()
+            n += len(lines)
+            batch = folder / f"{node}-{DAY.isoformat()}-{hour:02d}.jsonl"
+            batch.write_bytes(data)
+            (folder / (batch.name + ".sig")).write_text(json.dumps(sign_batch(data, key)))
+    return n
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gpus", type=int, default=1000)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="aidnav-bench-"))
+    try:
+        reg = synth_registry(args.gpus)
+        t = time.perf_counter()
+        n = synth_day(tmp / "landing", reg)
+        print(f"synthesised {n:,} samples of {args.gpus} GPUs in {time.perf_counter() - t:.1f} s")
+        con = connect(tmp / "warehouse.duckdb")
+        t = time.perf_counter()
+        stats = ingest_gpu_telemetry(con, tmp / "landing", reg)
+        secs = time.perf_counter() - t
+        assert stats.rows_loaded == n and stats.rows_quarantined == 0, stats
+        print(f"ingested {stats.rows_loaded:,} samples from {stats.files_read:,} signed batches "
+              f"in {secs:.2f} s: {stats.rows_loaded / secs:,.0f} samples/s")
+        t = time.perf_counter()
+        again = ingest_gpu_telemetry(con, tmp / "landing", reg)
+        print(f"re-ingestion (all {again.files_skipped:,} batches in the ledger): "
+              f"{time.perf_counter() - t:.2f} s")
+        con.close()
+    finally:
+        if args.keep:
+            print(tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
