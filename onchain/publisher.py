@@ -291,6 +291,8 @@ def _publish_nav(
         posted = with_retries(lambda: oracle.functions.navOf(number).call(), "navOf")
         share_price, nav, supply, posted_hash, posted_at = posted
         if posted_at != 0:
+            if not dry_run:
+                sending.settle_open(key)  # close an earlier run's intent (mined by now)
             tx, block = _find_event_tx(oracle, "NavPosted", "day", number, from_block)
             wanted = (share_price_wei, nav_wei, aid_supply_wei, digest)
             on_chain = (int(share_price), int(nav), int(supply), bytes(posted_hash))
@@ -433,6 +435,8 @@ def _publish_rewards(
         wanted = (root_bytes, total, digest)
         on_chain = (bytes(posted_root), int(posted_total), bytes(posted_hash))
         if proposed_at != 0 and not revoked:
+            if not dry_run:
+                sending.settle_open(key)  # close an earlier run's intent (mined by now)
             tx, block = _find_event_tx(distributor, "RootProposed", "epoch", epoch, from_block)
             if on_chain == wanted:
                 accept_due_root(sending, distributor, dry_run)
