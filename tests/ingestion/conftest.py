@@ -28,3 +28,29 @@ def con():
     c = connect(":memory:")
     yield c
     c.close()
+
+
+from ingestion_fixtures import REGISTRY_FILES  # noqa: E402
+
+
+@pytest.fixture
+def registry_dir(tmp_path) -> Path:
+    d = tmp_path / "registry"
+    d.mkdir()
+    for name, text in REGISTRY_FILES.items():
+        (d / name).write_text(text)
+    return d
+
+
+@pytest.fixture
+def registry(con, registry_dir):
+    from ingestion.registry import load_registry
+
+    return load_registry(con, registry_dir)
+
+
+@pytest.fixture
+def landing(tmp_path) -> Path:
+    d = tmp_path / "landing"
+    d.mkdir()
+    return d

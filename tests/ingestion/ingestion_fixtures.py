@@ -1,0 +1,35 @@
+"""Synthetic registry and keys shared by the ingestion tests (test-only keys)."""
+
+from __future__ import annotations
+
+from eth_account import Account
+from eth_utils import keccak
+
+TEST_KEY = keccak(text="aidnav-test-node-key")          # deterministic, test only
+OTHER_KEY = keccak(text="aidnav-test-intruder-key")     # deterministic, test only
+TEST_ADDR = Account.from_key(TEST_KEY).address.lower()
+GPU_A = "GPU-00000000-0000-0000-0000-00000000000a"
+GPU_B = "GPU-00000000-0000-0000-0000-00000000000b"
+
+REGISTRY_FILES = {
+    "providers.csv": "provider_id,name,country,nvidia_cloud_partner,onboarded_date\n"
+                     "P-A,Provider A,TH,true,2025-01-01\nP-B,Provider B,SG,false,2025-01-01\n",
+    "deals.csv": "deal_id,provider_id,asset_class,structure,principal_usd,funded_date,"
+                 "maturity_date,fixed_apr,revenue_share_pct,target_multiple,tail_share_pct,"
+                 "payment_lag_days,min_collateral_ratio,provider_address,collection_address\n"
+                 "D-A,P-A,gpu,fixed_rate,1000,2026-01-10,2027-01-10,0.10,,,,,1.30,,\n"
+                 "D-B,P-B,gpu,revenue_share,500,2026-01-05,2027-01-05,,0.60,1.25,0.10,15,1.30,,\n"
+                 "D-R,P-B,robot,fixed_rate,300,2026-01-20,2027-01-20,0.12,,,,,1.30,,\n",
+    "assets.csv": "asset_id,deal_id,asset_type,model,purchase_price_usd,acquired_date,"
+                  "useful_life_days,residual_pct,node_id,node_address,site\n"
+                  f"{GPU_A},D-A,gpu,H100,26000,2025-12-01,1825,0.10,node-t,{TEST_ADDR},X\n"
+                  f"{GPU_B},D-A,gpu,H100,26000,2025-12-01,1825,0.10,node-t,{TEST_ADDR},X\n"
+                  "R-1,D-R,robot,PM-CR-3,20000,2025-07-01,1825,0.10,fleet-1,,Y\n",
+    "price_index.csv": "model,as_of,market_index\nH100,2026-01-01,1.00\n",
+    "offchain_reserves.csv": "as_of,amount_usd,description\n",
+    "addresses.csv": "chain_id,role,address,label\n"
+                     "31337,usdc,0x5500000000000000000000000000000000000001,USDC\n",
+    "params.csv": "name,value\nsample_interval_s,3600\n",
+}
+
+
