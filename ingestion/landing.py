@@ -140,7 +140,8 @@ def quarantine(con: duckdb.DuckDBPyConnection, source: str,
 def write_quarantine_files(con: duckdb.DuckDBPyConnection, source: str, files: Iterable[str],
                            quarantine_root: str | Path) -> None:
     """Copy the quarantine rows of `files` into JSON Lines files under
-    `<quarantine_root>/<source>/<relative file>.jsonl`, for people who read folders."""
+    `<quarantine_root>/<relative file>.jsonl` (the relative path starts with the source
+    folder), for people who read folders."""
     fs, root = fsspec.core.url_to_fs(str(quarantine_root))
     for file in sorted(set(files)):
         rows = con.execute(
@@ -148,7 +149,7 @@ def write_quarantine_files(con: duckdb.DuckDBPyConnection, source: str, files: I
             "where source = ? and file = ? order by line, field", [source, file]).fetchall()
         if not rows:
             continue
-        target = f"{root.rstrip('/')}/{source}/{file}.jsonl"
+        target = f"{root.rstrip('/')}/{file}.jsonl"
         fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         tmp = target + ".tmp"
         with fs.open(tmp, "w") as fh:

@@ -116,3 +116,16 @@ def test_dates_limit_the_delivery_folders(con, worked_input):
     assert stats["gpu_telemetry"].rows_quarantined == 48
     assert stats["robot_telemetry"].files_read == 1
     assert stats["invoices"].files_read == 0
+
+
+def test_quarantined_records_also_written_as_jsonl(con, worked_input, tmp_path):
+    import json
+
+    root = tmp_path / "data"
+    shutil.copytree(worked_input, root)
+    reg = load_registry(con, root / "registry")
+    ingest_landing(con, root, reg, quarantine_dir=root / "quarantine")
+    files = sorted((root / "quarantine" / "gpu_telemetry").rglob("*.jsonl"))
+    rows = [json.loads(x) for f in files for x in f.read_text().splitlines()]
+    assert len(rows) == 50
+    assert {r["field"] for r in rows} == {"", "temp_c", "gpu_uuid"}
