@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['day', 'deal_id'],
+    on_schema_change='fail'
+) }}
+{#- Computed from inception to end_date upstream; written for the window's days only
+    (the pre-hook clear_window_days removes them first), later days stay. -#}
 select
     cast(day as date) as day,
     cast(deal_id as varchar) as deal_id,
@@ -18,3 +26,4 @@ select
     cast(carrying_value as decimal(38, 18)) as carrying_value,
     cast(net_income as decimal(38, 18)) as net_income
 from {{ ref('int_deal_positions_computed') }}
+where {{ window_days_filter('cast(day as date)') }}

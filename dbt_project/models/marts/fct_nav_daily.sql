@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['day'],
+    on_schema_change='fail'
+) }}
+{#- Computed from inception to end_date upstream; written for the window's days only
+    (the pre-hook clear_window_days removes them first), later days stay. -#}
 select
     cast(day as date) as day,
     cast(carrying_value_total as decimal(38, 18)) as carrying_value_total,
@@ -16,3 +24,4 @@ select
     cast(apy_7d as decimal(38, 18)) as apy_7d,
     cast(apy_30d as decimal(38, 18)) as apy_30d
 from {{ ref('int_nav_computed') }}
+where {{ window_days_filter('cast(day as date)') }}
