@@ -31,8 +31,7 @@ def q18(value: Decimal | None) -> Decimal | None:
     """Round half-even to 18 decimal places (the warehouse's DECIMAL(38,18))."""
     if value is None:
         return None
-    with localcontext(LEDGER_CONTEXT):
-        return value.quantize(SCALE_18, rounding=ROUND_HALF_EVEN)
+    return value.quantize(SCALE_18, rounding=ROUND_HALF_EVEN, context=LEDGER_CONTEXT)
 
 
 def to_text(value: Decimal | int | bool | None) -> str | None:
@@ -43,8 +42,12 @@ def to_text(value: Decimal | int | bool | None) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    rounded = q18(value)
-    assert rounded is not None
+    return decimal_text(value)
+
+
+def decimal_text(value: Decimal) -> str:
+    """`to_text` of a Decimal (the hot path of the ledger's output tables)."""
+    rounded = value.quantize(SCALE_18, rounding=ROUND_HALF_EVEN, context=LEDGER_CONTEXT)
     if rounded == 0:
         return "0"
     text = format(rounded, "f")

@@ -8,9 +8,10 @@ exact text values that the SQL marts cast to their contract types.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
-from aidnav.ledger.exact import to_text
+from aidnav.ledger.exact import decimal_text, to_text
 
 
 def records(relation: Any) -> list[dict[str, Any]]:
@@ -18,21 +19,27 @@ def records(relation: Any) -> list[dict[str, Any]]:
     return [dict(zip(columns, row)) for row in relation.fetchall()]
 
 
+def text_cell(v: Any) -> str | None:
+    """Exact text of one value: ISO dates, 18-dp decimals (`to_text`), strings as is."""
+    t = type(v)
+    if t is str or v is None:
+        return v
+    if t is Decimal:
+        return decimal_text(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return to_text(v)
+
+
 def text_frame(rows: Iterable[Any], columns: Sequence[str]):
     """A pandas DataFrame with one string column per name (exact decimals, 'true'/'false',
     ISO dates, None for null), so no figure passes through a binary float."""
     import pandas as pd
 
-    data: dict[str, list[str | None]] = {c: [] for c in columns}
-    for row in rows:
-        for c in columns:
-            v = getattr(row, c) if not isinstance(row, dict) else row[c]
-            if v is None:
-                data[c].append(None)
-            elif hasattr(v, "isoformat"):
-                data[c].append(v.isoformat())
-            elif isinstance(v, str):
-                data[c].append(v)
-            else:
-                data[c].append(to_text(v))
-    return pd.DataFrame({c: pd.Series(data[c], dtype="object") for c in columns})
+    rows = list(rows)
+    if rows and isinstance(rows[0], dict):
+        values = [[row[c] for row in rows] for c in columns]
+    else:
+        values = [[getattr(row, c) for row in rows] for c in columns]
+    return pd.DataFrame({c: pd.Series([text_cell(v) for v in col], dtype="object")
+                         for c, col in zip(columns, values)})

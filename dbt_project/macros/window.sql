@@ -52,3 +52,11 @@
     {{ column }} <= {{ window_end() }}
     {%- if is_incremental() and window_bound('start_date') %} and {{ column }} >= cast('{{ window_bound("start_date") }}' as date){% endif %}
 {%- endmacro %}
+
+{#- Literal bounds on a raw timestamptz column for the window's days (UTC), so DuckDB
+    prunes the scan before deduplication; the exact day bounds are applied as well.
+    A first build reads from inception (no lower bound here). -#}
+{% macro window_ts_prefilter(column) -%}
+    {{ column }} < cast({{ window_end() }} + 1 as timestamptz)
+    {%- if is_incremental() and window_bound('start_date') %} and {{ column }} >= cast(cast('{{ window_bound("start_date") }}' as date) as timestamptz){% endif %}
+{%- endmacro %}

@@ -5,7 +5,8 @@
     on_schema_change='fail'
 ) }}
 {#- A fresh build covers inception .. window end; an incremental run rewrites the window
-    only. Energy deltas look back to the last valid sample before the first day; the
+    only. Per-day sample sums come from int_gpu_samples_daily; the energy delta of the
+    first sample of a day looks back to the last valid sample of an earlier day; the
     offline streak carries from this table's rows before the window. -#}
 with params as (
     select inception_date, sample_interval_s, 86400 // sample_interval_s as expected_samples
@@ -31,38 +32,38 @@ asset_days as (
     cross join range(b.first_day, b.last_day + 1, interval 1 day) as r(d)
     where cast(r.d as date) >= a.observed_from
 ),
-window_samples as (
-    select s.asset_id, s.ts_utc, s.day, s.gpu_util_pct, s.energy_mj
-    from {{ ref('stg_nvml__gpu_samples') }} s, bounds b
-    where s.ts_utc >= b.first_day and s.ts_utc < b.last_day + 1
+day_sums as (
+    select * from {{ ref('int_gpu_samples_daily') }}, bounds b
+    where day between b.first_day and b.last_day
 ),
-previous_sample as (
-    -- the last valid sample before the window, per asset: base of the first delta
-    select s.asset_id, max(s.ts_utc) as ts_utc, arg_max(s.energy_mj, s.ts_utc) as energy_mj
-    from {{ ref('stg_nvml__gpu_samples') }} s, bounds b
-    where s.ts_utc < b.first_day
+previous_day as (
+    -- the last day with valid samples before the window, per asset: its last reading is
+    -- the base of the first delta of the window
+    select s.asset_id, max(s.day) as day, arg_max(s.last_energy_mj, s.day) as last_energy_mj
+    from {{ ref('int_gpu_samples_daily') }} s, bounds b
+    where s.day < b.first_day
     group by s.asset_id
 ),
 series as (
-    select asset_id, ts_utc, day, gpu_util_pct, energy_mj, true as in_window from window_samples
+    select asset_id, day, valid_samples, util_sum, energy_in_day_mj, first_energy_mj,
+        last_energy_mj, true as in_window
+    from day_sums
     union all
-    select asset_id, ts_utc, null, null, energy_mj, false from previous_sample
-),
-deltas as (
-    select *,
-        greatest(energy_mj - lag(energy_mj) over (partition by asset_id order by ts_utc), 0) as energy_delta_mj
-    from series
+    select asset_id, day, null, null, null, null, last_energy_mj, false from previous_day
 ),
 daily as (
+    -- positive deltas between consecutive valid samples: those inside the day, plus the
+    -- first sample of the day against the last one before it
     select
         asset_id,
         day,
-        count(*) as valid_samples,
-        sum(gpu_util_pct) as util_sum,
-        coalesce(sum(energy_delta_mj), 0) as energy_mj
-    from deltas
-    where in_window
-    group by asset_id, day
+        valid_samples,
+        util_sum,
+        energy_in_day_mj + coalesce(greatest(
+            first_energy_mj - lag(last_energy_mj) over (partition by asset_id order by day),
+            0), 0) as energy_mj,
+        in_window
+    from series
 ),
 measured as (
     select
@@ -75,7 +76,7 @@ measured as (
         coalesce(x.energy_mj, 0) as energy_mj
     from asset_days ad
     cross join bounds b
-    left join daily x on x.asset_id = ad.asset_id and x.day = ad.day
+    left join daily x on x.asset_id = ad.asset_id and x.day = ad.day and x.in_window
 ),
 classified as (
     select *,
