@@ -143,3 +143,26 @@ def test_a_window_bound_that_is_not_a_date_is_refused(full, tmp_path, monkeypatc
     assert not result.success
     messages = " ".join(str(getattr(r, "message", "")) for r in (result.result or []))
     assert "end_date: got '2026-3-5', expected an ISO date" in messages + str(result.exception)
+
+
+def test_docs_generate_catalogs_every_mart_with_its_contract_types(full, tmp_path, monkeypatch):
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    from aidnav.replay import DBT_PROJECT_DIR
+
+    monkeypatch.setenv("AIDNAV_WAREHOUSE", str(copy_of(full[0], tmp_path)))
+    target = tmp_path / "docs"
+    result = dbtRunner().invoke([
+        "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+        str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(tmp_path / "logs"),
+        "--quiet"])
+    assert result.success, result.exception
+    assert (target / "index.html").exists()
+    nodes = json.loads((target / "catalog.json").read_text())["nodes"]
+    for mart in MARTS:
+        assert f"model.aidnav.{mart}" in nodes, mart
+    nav = nodes["model.aidnav.fct_nav_daily"]["columns"]
+    assert nav["share_price"]["type"].upper() == "DECIMAL(38,18)"
+    assert nav["day"]["type"].upper() == "DATE"
