@@ -57,36 +57,53 @@ def _rpc_port(settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------- run
-def run_days(days: list[date], settings: Settings) -> list[dict]:
-    """Run the `daily_nav` job once per day, in order, through Dagster (runs show in the UI)."""
+def run_days(days: list[date], settings: Settings) -> dict:
+    """Run the `daily_nav` job over consecutive days through Dagster (runs show in the UI).
+
+    One day is one partition run; several days are one single-run backfill over their
+    range, exactly what the UI launches: models built once for the window, then each
+    day published in order.
+    """
     _prepare_env(settings)
     import dagster as dg
 
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("daily_nav")
-    outcomes = []
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        for day in days:
-            started = time.monotonic()
+        if len(days) == 1:
             result = job.execute_in_process(
-                partition_key=day.isoformat(), instance=instance, raise_on_error=False
+                partition_key=days[0].isoformat(), instance=instance, raise_on_error=False,
+                run_config=quiet,
             )
-            outcomes.append(
-                {"day": day, "success": result.success, "seconds": time.monotonic() - started,
-                 "run_id": result.run_id}
+        else:
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=quiet,
+                tags={
+                    "dagster/asset_partition_range_start": days[0].isoformat(),
+                    "dagster/asset_partition_range_end": days[-1].isoformat(),
+                },
             )
-            if not result.success:
-                failures = [
-                    e.message for e in result.all_events
-                    if e.event_type_value in ("STEP_FAILURE", "ASSET_CHECK_EVALUATION")
-                    and e.is_failure
-                ]
-                print(f"{day}: daily_nav failed (run {result.run_id})", file=sys.stderr)
-                for message in failures[:5]:
-                    print(f"  {message}", file=sys.stderr)
-                break
-    return outcomes
+    outcome = {
+        "days": days, "success": result.success, "run_id": result.run_id,
+        "seconds": time.monotonic() - started,
+    }
+    if not result.success:
+        print(f"daily_nav failed for {days[0]} .. {days[-1]} (run {result.run_id})",
+              file=sys.stderr)
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"  {event.step_key}: {event.message}", file=sys.stderr)
+            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+                evaluation = event.event_specific_data
+                if not evaluation.passed:
+                    print(f"  check {evaluation.check_name} failed: {evaluation.description}",
+                          file=sys.stderr)
+    return outcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -94,9 +111,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = args.start or args.date or _yesterday()
     end = args.end or args.date or start
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    outcomes = run_days(days, settings)
+    outcome = run_days(days, settings)
     print_summary(settings, days)
-    return 0 if outcomes and all(o["success"] for o in outcomes) and len(outcomes) == len(days) else 1
+    return 0 if outcome["success"] else 1
 
 
 def print_summary(settings: Settings, days: list[date]) -> None:
@@ -104,7 +121,8 @@ def print_summary(settings: Settings, days: list[date]) -> None:
 
     if not settings.warehouse_path.exists():
         return
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    # a plain connection: DuckDB refuses a read-only one beside a writer in this process
+    con = duckdb.connect(str(settings.warehouse_path))
     try:
         rows = con.execute(
             """
@@ -118,12 +136,11 @@ def print_summary(settings: Settings, days: list[date]) -> None:
             """,
             [min(days), max(days)],
         ).fetchall()
-    except Exception as exc:  # the marts may not exist yet on a failed first run
+    except duckdb.CatalogException as exc:  # no marts yet after a failed first run
         print(f"(no summary: {exc})")
         return
     finally:
-        pass
-    con.close()
+        con.close()
     header = f"{'day':<10}  {'NAV (USD)':>18}  {'share price':>11}  {'backing':>8}  {'NAV tx':<14}  {'rewards tx':<14}"
     print(header)
     print("-" * len(header))

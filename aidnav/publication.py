@@ -112,8 +112,11 @@ def _folder_date(path: str) -> str | None:
     return None
 
 
-def build_nav_report(con: duckdb.DuckDBPyConnection, figures: DayFigures) -> dict[str, Any]:
+def build_nav_report(
+    con: duckdb.DuckDBPyConnection, figures: DayFigures, override_reason: str | None = None
+) -> dict[str, Any]:
     return {
+        "override": {"reason": override_reason} if override_reason else None,
         "kind": "nav",
         "day": figures.day,
         "day_number": day_number(figures.day),
@@ -157,10 +160,11 @@ def build_rewards_report(figures: DayFigures) -> dict[str, Any]:
 
 
 def write_day_reports(
-    con: duckdb.DuckDBPyConnection, reports_dir: Path, day: date
+    con: duckdb.DuckDBPyConnection, reports_dir: Path, day: date,
+    override_reason: str | None = None,
 ) -> tuple[DayFigures, WrittenReport, WrittenReport, dict[str, Any], dict[str, Any]]:
     figures = read_day(con, day)
-    nav_report = build_nav_report(con, figures)
+    nav_report = build_nav_report(con, figures, override_reason)
     rewards_report = build_rewards_report(figures)
     nav_written = write_report(nav_report, reports_dir / "nav" / f"{day.isoformat()}.json")
     rewards_written = write_report(
@@ -244,13 +248,14 @@ def publish_day(
     override_reason: str | None = None,
 ) -> DayPublication:
     """Write the day's reports, pre-flight the guardrails, then post NAV and rewards root."""
+    from onchain.intents import default_intent_path
     from onchain.publisher import publish_nav, publish_rewards
     from onchain.signer import load_signer
     from quality.preflight import preflight_nav
 
     chain_id = int(w3.eth.chain_id)
     figures, nav_written, rewards_written, _, rewards_report = write_day_reports(
-        con, reports_dir, day
+        con, reports_dir, day, override_reason
     )
     oracle = contract_address(con, chain_id, "nav_oracle")
     distributor = contract_address(con, chain_id, "rewards_distributor")
@@ -269,14 +274,17 @@ def publish_day(
         if not check.passed:
             raise PublishBlocked(f"{day}: " + "; ".join(check.problems))
     signer = load_signer(chain_id)
+    intents = default_intent_path(reports_dir.parent)
     nav_result = publish_nav(
         w3, signer, oracle, day,
         to_wei_half_even(nav["share_price"]), to_wei_half_even(nav["nav_usd"]),
         to_wei_half_even(nav["aid_supply"]), nav_written.sha256, dry_run=dry_run,
+        intent_path=intents, override_reason=override_reason,
     )
     rewards_result = publish_rewards(
         w3, signer, distributor, day_number(day), rewards_report["root"],
         int(rewards_report["total_cumulative_wei"]), rewards_written.sha256, dry_run=dry_run,
+        intent_path=intents,
     )
     for result, written, kind in (
         (nav_result, nav_written, "nav"), (rewards_result, rewards_written, "rewards")

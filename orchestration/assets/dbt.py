@@ -6,7 +6,7 @@ so a window's rows do not depend on the window asked for.
 """
 
 
-import json
+import os
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -14,26 +14,20 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from aidnav.replay import dbt_window_env
 from orchestration.partitions import daily_partitions
 from orchestration.resources import dbt_project
 
 
-def dbt_build_args(start: date, end: date) -> list[str]:
-    """The dbt CLI arguments for a window of days (inclusive)."""
+def dbt_build_invocation(start: date, end: date) -> tuple[list[str], dict[str, str]]:
+    """The dbt CLI arguments and environment for a window of days (inclusive).
+
+    The window travels in the environment, not in `--vars`: dbt re-parses the whole
+    project whenever `--vars` changes, which would cost every daily run seconds.
+    """
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
-    return [
-        "build",
-        "--vars",
-        json.dumps({"start_date": start.isoformat(), "end_date": end.isoformat()}),
-    ]
-
-
-def window_from_partition_range(start_key: str, end_key: str) -> tuple[date, date]:
-    """Dagster time windows are half-open; dbt wants the inclusive days."""
-    start = date.fromisoformat(start_key[:10])
-    end = date.fromisoformat(end_key[:10])
-    return start, end
+    return ["build"], dbt_window_env(start, end)
 
 
 class AidnavDbtTranslator(DagsterDbtTranslator):
@@ -59,4 +53,7 @@ def aidnav_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
     start = window.start.date()
     end = window.end.date() - timedelta(days=1)
-    yield from dbt.cli(dbt_build_args(start, end), context=context).stream()
+    args, env = dbt_build_invocation(start, end)
+    os.environ.update(env)  # the dbt subprocess inherits the environment
+    context.log.info(f"dbt {' '.join(args)} for {start} .. {end}")
+    yield from dbt.cli(args, context=context).stream()
