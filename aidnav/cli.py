@@ -196,6 +196,41 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rewards_proof(args: argparse.Namespace) -> int:
+    import json
+
+    from web3 import Web3
+
+    from onchain.claims import ClaimsError, rewards_proof
+
+    settings = load_settings()
+    w3 = None if args.offline else Web3(
+        Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30})
+    )
+    try:
+        claim = rewards_proof(settings.reports_dir, args.account, w3=w3,
+                              registry_dir=settings.registry_dir)
+    except ClaimsError as exc:
+        print(f"aidnav rewards proof: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        keys = ("account", "epoch", "root", "cumulative", "proof", "distributor")
+        print(json.dumps({k: claim[k] for k in keys}))
+        return 0
+    print(f"account      {claim['account']}")
+    print(f"epoch        {claim['epoch']} ({claim['day']})")
+    print(f"root         {claim['root']}")
+    print(f"cumulative   {claim['cumulative']} wei")
+    for key in ("claimed", "claimable"):
+        if key in claim:
+            print(f"{key:<12} {claim[key]} wei")
+    print(f"distributor  {claim['distributor']}")
+    print("proof")
+    for node in claim["proof"]:
+        print(f"  {node}")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     settings = load_settings()
     _prepare_env(settings)
@@ -241,6 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--end", type=_parse_day)
     exp.add_argument("--out", required=True)
     exp.set_defaults(func=cmd_export_bundle)
+
+    rewards = sub.add_parser("rewards", help="staker rewards")
+    rewards_sub = rewards.add_subparsers(dest="rewards_command", required=True)
+    proof = rewards_sub.add_parser(
+        "proof", help="an account's cumulative GAIB and Merkle proof under the accepted root"
+    )
+    proof.add_argument("account")
+    proof.add_argument("--json", action="store_true", help="one JSON object to pass to claim()")
+    proof.add_argument("--offline", action="store_true",
+                       help="use the newest rewards report without asking the chain")
+    proof.set_defaults(func=cmd_rewards_proof)
 
     ui = sub.add_parser("ui", help="dagster dev on the configured data directory")
     ui.set_defaults(func=cmd_ui)

@@ -64,6 +64,10 @@ def run_demo(
     print(f"    {result}")
     _done(t)
 
+    t = _step("GAIB incentive budget held by the rewards distributor")
+    print(f"    {fund_rewards_budget(w3, settings, addresses, days)}")
+    _done(t)
+
     if not run_jobs:
         return 0
     day_list = [first_day + timedelta(days=i) for i in range(days)]
@@ -74,3 +78,26 @@ def run_demo(
     print()
     print_summary(settings, day_list)
     return 0 if outcome["success"] else 1
+
+
+def fund_rewards_budget(w3, settings: Settings, addresses: dict[str, str], days: int) -> str:
+    """Mint the window's GAIB budget to the distributor once, so that claims pay out.
+
+    Keyed on GAIB's total supply, which claims do not reduce: a second demo sends nothing.
+    """
+    from decimal import Decimal
+
+    from ingestion.registry import parse_registry
+    from onchain.contracts_client import contract_at
+    from onchain.deploy import call
+    from onchain.signer import anvil_test_signer
+
+    budget = parse_registry(settings.registry_dir).params.daily_rewards_budget_gaib
+    required = int(Decimal(budget) * days * 10**18)
+    gaib = contract_at(w3, "GaibToken", addresses["gaib"])
+    supply = gaib.functions.totalSupply().call()
+    if supply >= required:
+        return f"already funded: {supply / 10**18:,.0f} GAIB minted"
+    distributor = w3.to_checksum_address(addresses["rewards_distributor"])
+    call(w3, anvil_test_signer(0), gaib, "mint", distributor, required - supply)
+    return f"minted {(required - supply) / 10**18:,.0f} GAIB to {distributor}"

@@ -97,3 +97,36 @@ def test_demo_prints_the_summary_table(demo):
     _env, _w3, first, *_ = demo
     assert "share price" in first.stdout and "NAV tx" in first.stdout
     assert END_DAY.isoformat() in first.stdout
+
+
+def test_a_demo_holder_claims_exactly_its_cumulative_with_the_printed_proof(demo):
+    from onchain.claims import claim_rewards
+    from onchain.contracts_client import contract_at
+    from onchain.signer import anvil_test_signer
+
+    env, w3, *_ = demo
+    reports = Path(env["AIDNAV_DATA_DIR"]) / "reports" / "rewards"
+    latest = json.loads(sorted(reports.glob("*.json"))[-1].read_text())
+    account = latest["leaves"][0]["account"]
+    printed = _run(["rewards", "proof", account, "--json"], env)
+    assert printed.returncode == 0, printed.stderr
+    claim = json.loads(printed.stdout.strip().splitlines()[-1])
+    assert set(claim) == {"account", "epoch", "root", "cumulative", "proof", "distributor"}
+
+    gaib_address = next(
+        r.split(",")[2]
+        for r in (Path(env["AIDNAV_DATA_DIR"]) / "registry" / "addresses.csv").read_text().splitlines()
+        if ",gaib," in r
+    )
+    gaib = contract_at(w3, "GaibToken", gaib_address)
+    holder = Web3.to_checksum_address(claim["account"])
+    before = gaib.functions.balanceOf(holder).call()
+    relayer = anvil_test_signer(1)  # anyone may send a claim; the account is paid
+    paid = claim_rewards(w3, relayer, claim)
+    assert paid == int(claim["cumulative"]) > 0
+    assert gaib.functions.balanceOf(holder).call() - before == int(claim["cumulative"])
+    assert claim_rewards(w3, relayer, claim) == 0  # a second claim pays nothing
+
+    forged = {**claim, "cumulative": str(int(claim["cumulative"]) * 2)}
+    with pytest.raises(Exception, match="invalid proof"):
+        claim_rewards(w3, relayer, forged)
