@@ -1,0 +1,281 @@
+"""Expectation suites for every raw source and every mart, over one window of days.
+
+Each suite reads the window's rows from the warehouse (registry tables whole), builds its
+expectations (types, ranges, uniqueness, freshness, referential integrity against the
+registry, allowed values) and runs them with great-expectations. No Dagster here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from quality.gx_runner import SuiteResult, run_suite
+
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+LOWER_ADDRESS = r"^0x[0-9a-f]{40}$"
+
+
+@dataclass(frozen=True)
+class Suite:
+    table: str                      # schema.table
+    raw: bool                       # raw data: failing rows also go to the quarantine
+    day_column: str | None          # None: the whole table (registry)
+    key_columns: tuple[str, ...]
+    expectations: Callable[[duckdb.DuckDBPyConnection, int], list[Any]]
+
+
+def _ids(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    return [r[0] for r in con.execute(sql).fetchall()]
+
+
+def _gx():
+    from quality.gx_runner import _context
+
+    _context()
+    import great_expectations as gx
+
+    return gx.expectations
+
+
+def _not_null(*columns: str) -> list[Any]:
+    e = _gx()
+    return [e.ExpectColumnValuesToNotBeNull(column=c) for c in columns]
+
+
+def _providers(con, days):
+    e = _gx()
+    return [*_not_null("provider_id", "onboarded_date"),
+            e.ExpectColumnValuesToBeUnique(column="provider_id")]
+
+
+def _deals(con, days):
+    e = _gx()
+    return [
+        *_not_null("deal_id", "provider_id", "principal_usd", "funded_date", "maturity_date"),
+        e.ExpectColumnValuesToBeUnique(column="deal_id"),
+        e.ExpectColumnValuesToBeInSet(column="provider_id",
+                                      value_set=_ids(con, "select provider_id from raw.providers")),
+        e.ExpectColumnValuesToBeInSet(column="asset_class", value_set=["gpu", "robot"]),
+        e.ExpectColumnValuesToBeInSet(column="structure", value_set=["fixed_rate", "revenue_share"]),
+        e.ExpectColumnValuesToBeBetween(column="principal_usd", min_value=0, strict_min=True),
+        e.ExpectColumnValuesToBeBetween(column="min_collateral_ratio", min_value=1, max_value=10),
+        e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="maturity_date", column_B="funded_date",
+                                                  or_equal=True),
+        e.ExpectColumnValuesToMatchRegex(column="provider_address", regex=ADDRESS),
+        e.ExpectColumnValuesToMatchRegex(column="collection_address", regex=ADDRESS),
+    ]
+
+
+def _assets(con, days):
+    e = _gx()
+    return [
+        *_not_null("asset_id", "deal_id", "purchase_price_usd", "acquired_date"),
+        e.ExpectColumnValuesToBeUnique(column="asset_id"),
+        e.ExpectColumnValuesToBeInSet(column="deal_id", value_set=_ids(con, "select deal_id from raw.deals")),
+        e.ExpectColumnValuesToBeInSet(column="asset_type", value_set=["gpu", "robot"]),
+        e.ExpectColumnValuesToBeBetween(column="purchase_price_usd", min_value=0, strict_min=True),
+        e.ExpectColumnValuesToBeBetween(column="residual_pct", min_value=0, max_value=1),
+        e.ExpectColumnValuesToBeBetween(column="useful_life_days", min_value=1),
+    ]
+
+
+def _price_index(con, days):
+    e = _gx()
+    return [
+        *_not_null("model", "as_of", "market_index"),
+        e.ExpectCompoundColumnsToBeUnique(column_list=["model", "as_of"]),
+        e.ExpectColumnValuesToBeBetween(column="market_index", min_value=0, max_value=5, strict_min=True),
+    ]
+
+
+def _offchain_reserves(con, days):
+    e = _gx()
+    return [e.ExpectColumnValuesToBeUnique(column="as_of"),
+            e.ExpectColumnValuesToBeBetween(column="amount_usd", min_value=0)]
+
+
+def _invoices(con, days):
+    e = _gx()
+    return [
+        *_not_null("invoice_id", "version", "deal_id", "period_start", "period_end", "amount_usd"),
+        e.ExpectCompoundColumnsToBeUnique(column_list=["invoice_id", "version"]),
+        e.ExpectColumnValuesToBeInSet(column="status", value_set=["issued", "paid", "void"]),
+        e.ExpectColumnValuesToBeInSet(column="deal_id", value_set=_ids(con, "select deal_id from raw.deals")),
+        e.ExpectColumnValuesToBeInSet(column="provider_id",
+                                      value_set=_ids(con, "select provider_id from raw.providers")),
+        e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="period_end", column_B="period_start",
+                                                  or_equal=True),
+        e.ExpectColumnValuesToBeBetween(column="amount_usd", min_value=-1e9, max_value=1e9),
+    ]
+
+
+def _gpu_samples(con, days):
+    e = _gx()
+    gpus = _ids(con, "select asset_id from raw.assets where asset_type = 'gpu'")
+    return [
+        # freshness: a book with GPUs delivers telemetry every day
+        e.ExpectTableRowCountToBeBetween(min_value=days if gpus else 0),
+        *_not_null("gpu_uuid", "ts", "energy_mj"),
+        e.ExpectCompoundColumnsToBeUnique(column_list=["source_file", "line"]),
+        e.ExpectColumnValuesToBeInSet(column="gpu_uuid", value_set=gpus),
+        e.ExpectColumnValuesToBeInSet(column="node_id", value_set=_ids(
+            con, "select distinct node_id from raw.assets where node_id is not null")),
+        e.ExpectColumnValuesToBeBetween(column="gpu_util_pct", min_value=0, max_value=100),
+        e.ExpectColumnValuesToBeBetween(column="power_w", min_value=0, max_value=2000),
+        e.ExpectColumnValuesToBeBetween(column="temp_c", min_value=-20, max_value=130),
+        e.ExpectColumnValuesToBeBetween(column="energy_mj", min_value=0),
+    ]
+
+
+def _robot_records(con, days):
+    e = _gx()
+    return [
+        *_not_null("robot_id", "ts"),
+        e.ExpectColumnValuesToBeInSet(column="robot_id", value_set=_ids(
+            con, "select asset_id from raw.assets where asset_type = 'robot'")),
+        e.ExpectColumnValuesToBeInSet(column="mode", value_set=[
+            "CLEANING", "IDLE", "CHARGING", "MANUAL", "SERVICE", "EMERGENCY", "OFFLINE"]),
+        *[e.ExpectColumnValuesToBeBetween(column=c, min_value=0)
+          for c in ("operating_s", "cleaning_s", "area_cleaned_m2")],
+    ]
+
+
+def _chain_events(con, days):
+    e = _gx()
+    return [
+        *_not_null("block_number", "tx_hash", "log_index", "address", "event"),
+        e.ExpectCompoundColumnsToBeUnique(column_list=["chain_id", "tx_hash", "log_index"]),
+        e.ExpectColumnValuesToBeInSet(column="address", value_set=_ids(
+            con, "select distinct lower(address) from raw.addresses")),
+        e.ExpectColumnValuesToBeInSet(column="event", value_set=[
+            "Transfer", "Deposit", "Withdraw", "NavPosted", "RootProposed", "RootAccepted",
+            "Claimed", "OverrideRecorded", "RootRevoked"]),
+        e.ExpectColumnValuesToBeBetween(column="arg_value", min_value=0),
+    ]
+
+
+def _nav(con, days):
+    e = _gx()
+    return [
+        e.ExpectTableRowCountToEqual(value=days),
+        e.ExpectColumnValuesToBeUnique(column="day"),
+        *_not_null("nav_usd", "gross_assets", "share_price", "aid_supply"),
+        e.ExpectColumnValuesToBeBetween(column="share_price", min_value=0, strict_min=True),
+        e.ExpectColumnValuesToBeBetween(column="aid_supply", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="reserves_usd", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="carrying_value_total", min_value=0),
+    ]
+
+
+def _deal_positions(con, days):
+    e = _gx()
+    return [
+        e.ExpectCompoundColumnsToBeUnique(column_list=["day", "deal_id"]),
+        e.ExpectColumnValuesToBeInSet(column="deal_id", value_set=_ids(con, "select deal_id from raw.deals")),
+        e.ExpectColumnValuesToBeInSet(column="structure", value_set=["fixed_rate", "revenue_share"]),
+        e.ExpectColumnValuesToBeBetween(column="dpd", min_value=0),
+        e.ExpectColumnValuesToBeInSet(column="loss_rate", value_set=[0, 0.25, 0.5, 1]),
+        e.ExpectColumnValuesToBeBetween(column="collateral_value", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="allowance", min_value=0),
+    ]
+
+
+def _gpu_operation(con, days):
+    e = _gx()
+    return [
+        e.ExpectCompoundColumnsToBeUnique(column_list=["day", "asset_id"]),
+        e.ExpectColumnValuesToBeInSet(column="asset_id", value_set=_ids(
+            con, "select asset_id from raw.assets where asset_type = 'gpu'")),
+        e.ExpectColumnValuesToBeBetween(column="coverage", min_value=0, max_value=1),
+        e.ExpectColumnValuesToBeBetween(column="uptime_hours", min_value=0, max_value=24),
+        e.ExpectColumnValuesToBeInSet(column="status", value_set=["operating", "degraded", "offline"]),
+        e.ExpectColumnValuesToBeBetween(column="offline_streak_days", min_value=0),
+    ]
+
+
+def _robot_operation(con, days):
+    e = _gx()
+    return [
+        e.ExpectCompoundColumnsToBeUnique(column_list=["day", "asset_id"]),
+        e.ExpectColumnValuesToBeBetween(column="operating_hours", min_value=0, max_value=24),
+        e.ExpectColumnValuesToBeInSet(column="status", value_set=["operating", "degraded", "offline"]),
+    ]
+
+
+def _valuation(con, days):
+    e = _gx()
+    return [
+        e.ExpectCompoundColumnsToBeUnique(column_list=["day", "asset_id"]),
+        e.ExpectColumnValuesToBeInSet(column="health_factor", value_set=[0, 1]),
+        e.ExpectColumnValuesToBeBetween(column="fair_value", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="market_index", min_value=0, strict_min=True),
+    ]
+
+
+def _staker_rewards(con, days):
+    e = _gx()
+    return [
+        e.ExpectCompoundColumnsToBeUnique(column_list=["day", "account"]),
+        e.ExpectColumnValuesToMatchRegex(column="account", regex=LOWER_ADDRESS),
+        e.ExpectColumnValuesToBeBetween(column="reward_wei", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="twab", min_value=0),
+    ]
+
+
+def _rewards_roots(con, days):
+    e = _gx()
+    return [
+        e.ExpectTableRowCountToEqual(value=days),
+        e.ExpectColumnValuesToMatchRegex(column="root", regex=r"^0x[0-9a-f]{64}$"),
+        e.ExpectColumnValuesToBeBetween(column="dust_wei", min_value=0),
+    ]
+
+
+SUITES: dict[str, Suite] = {s.table: s for s in (
+    Suite("raw.providers", True, None, ("provider_id",), _providers),
+    Suite("raw.deals", True, None, ("deal_id",), _deals),
+    Suite("raw.assets", True, None, ("asset_id",), _assets),
+    Suite("raw.price_index", True, None, ("model", "as_of"), _price_index),
+    Suite("raw.offchain_reserves", True, None, ("as_of",), _offchain_reserves),
+    Suite("raw.invoices", True, "delivery_date", ("source_file", "line", "invoice_id"), _invoices),
+    Suite("raw.gpu_samples", True, "ts", ("source_file", "line", "gpu_uuid"), _gpu_samples),
+    Suite("raw.robot_records", True, "ts", ("source_file", "line", "robot_id"), _robot_records),
+    Suite("raw.chain_events", True, "block_timestamp", ("tx_hash", "log_index"), _chain_events),
+    Suite("marts.fct_nav_daily", False, "day", ("day",), _nav),
+    Suite("marts.fct_deal_position_daily", False, "day", ("day", "deal_id"), _deal_positions),
+    Suite("marts.fct_gpu_operation_daily", False, "day", ("day", "asset_id"), _gpu_operation),
+    Suite("marts.fct_robot_operation_daily", False, "day", ("day", "asset_id"), _robot_operation),
+    Suite("marts.fct_asset_valuation_daily", False, "day", ("day", "asset_id"), _valuation),
+    Suite("marts.fct_staker_rewards_daily", False, "day", ("day", "account"), _staker_rewards),
+    Suite("marts.fct_rewards_roots_daily", False, "day", ("day",), _rewards_roots),
+)}
+
+
+def window_rows(con: duckdb.DuckDBPyConnection, suite: Suite, start: date, end: date) -> pd.DataFrame:
+    """The suite's rows for days start..end (inclusive); registry tables whole."""
+    if suite.day_column is None:
+        return con.execute(f"select * from {suite.table}").df()
+    lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
+    hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    if suite.day_column in ("day", "delivery_date"):
+        return con.execute(
+            f"select * from {suite.table} where {suite.day_column} between ? and ?", [start, end]
+        ).df()
+    return con.execute(
+        f"select * from {suite.table} where {suite.day_column} >= ? and {suite.day_column} < ?",
+        [lo, hi],
+    ).df()
+
+
+def validate_table(con: duckdb.DuckDBPyConnection, table: str, start: date, end: date) -> SuiteResult:
+    """Run the suite of `table` (e.g. 'raw.deals', 'marts.fct_nav_daily') on a window."""
+    suite = SUITES[table]
+    df = window_rows(con, suite, start, end)
+    days = (end - start).days + 1
+    return run_suite(table.replace(".", "_"), df, suite.expectations(con, days), list(suite.key_columns))
