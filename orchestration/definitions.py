@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.assets.dbt import aidnav_dbt_models
+from orchestration.assets.exports import daily_html, marts_parquet
 from orchestration.assets.ingestion import (
     raw_chain_events,
     raw_gpu_samples,
@@ -14,14 +15,16 @@ from orchestration.assets.publishing import daily_publication
 from orchestration.checks import nav_ready_to_publish
 from orchestration.jobs import daily_nav_job, daily_nav_schedule
 from orchestration.resources import RESOURCES
+from orchestration.sensors import late_data_sensor
 
 defs = dg.Definitions(
     assets=[
         registry, raw_invoices, raw_gpu_samples, raw_robot_records, raw_chain_events,
-        aidnav_dbt_models, daily_publication,
+        aidnav_dbt_models, daily_publication, marts_parquet, daily_html,
     ],
     asset_checks=[nav_ready_to_publish],
     jobs=[daily_nav_job],
     schedules=[daily_nav_schedule],
+    sensors=[late_data_sensor],
     resources=RESOURCES,
 )
