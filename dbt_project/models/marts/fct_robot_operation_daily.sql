@@ -86,30 +86,7 @@ classified as (
     from asset_days ad
     left join daily x on x.asset_id = ad.asset_id and x.day = ad.day
 ),
-last_online_before as (
-    {% if is_incremental() %}
-    select asset_id, max(day) as day from {{ this }}
-    where status <> 'offline' and day < (select first_day from bounds)
-    group by asset_id
-    {% else %}
-    select null::varchar as asset_id, null::date as day where false
-    {% endif %}
-),
-streaks as (
-    select c.*,
-        case when c.status = 'offline' then
-            date_diff('day',
-                greatest(
-                    coalesce(max(case when c.status <> 'offline' then c.day end)
-                             over (partition by c.asset_id order by c.day rows between unbounded preceding and current row),
-                             a.observed_from - 1),
-                    coalesce(lo.day, a.observed_from - 1)),
-                c.day)
-        else 0 end as offline_streak_days
-    from classified c
-    join assets a using (asset_id)
-    left join last_online_before lo using (asset_id)
-)
+{{ offline_streak_ctes() }}
 select
     cast(day as date) as day,
     cast(asset_id as varchar) as asset_id,
