@@ -170,7 +170,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     result = replay(Path(args.input_dir), args.start, args.end, Path(args.out))
-    print(result)
+    print(f"replayed {args.start} .. {args.end} in {result.seconds:.1f} s into {result.out_dir}")
+    for name, path in result.files.items():
+        print(f"  {path.name:<32} {result.rows.get(name, 0):>7} rows")
     return 0
 
 
