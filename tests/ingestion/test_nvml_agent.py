@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -424,3 +426,47 @@ def test_batch_folder_is_the_utc_date_of_the_first_sample(tmp_path):
     assert path.parent == tmp_path / "2026-03-01" / NODE
     assert path.read_text().splitlines() == [json.dumps(s, separators=(",", ":"))
                                              for s in samples]
+
+
+def test_agent_with_fake_nvml_skips_a_gpu_without_handle_at_start(
+        probe, monkeypatch, key_file, tmp_path, caplog):
+    fake = FakeNvml(probe, n_gpus=3)
+    fake.lost_at[0] = 0                                  # gone before the agent starts
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO):
+        assert run_agent(fake, monkeypatch, key_file, out, "--count", "4") == 0
+    samples = read_samples(out)
+    assert [len(by_gpu(samples, u)) for u in fake.uuids] == [0, 4, 4]
+    assert any("GPU index 0 not sampled" in r.getMessage() for r in caplog.records
+               if r.levelno >= logging.ERROR)
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "ctrl-c"])
+def test_agent_with_fake_nvml_closes_the_open_batch_when_stopped(
+        probe, monkeypatch, key_file, tmp_path, stop):
+    fake = FakeNvml(probe, n_gpus=2)
+    real_sleep = fake.sleep
+    before = signal.getsignal(signal.SIGTERM)
+
+    def sleep_then_stop(seconds: float) -> None:
+        if fake.tick == 4:
+            if stop == "sigterm":
+                assert signal.getsignal(signal.SIGTERM) is not before, "no SIGTERM handler"
+                os.kill(os.getpid(), signal.SIGTERM)      # the handler main() installed
+            raise KeyboardInterrupt
+        real_sleep(seconds)
+
+    fake.sleep = sleep_then_stop
+    out = tmp_path / "out"
+    assert run_agent(fake, monkeypatch, key_file, out) == 0     # no --count: runs until stopped
+    (batch,) = out.rglob("*.jsonl")
+    assert len(batch.read_text().splitlines()) == 10             # 5 ticks x 2 GPUs
+    assert (batch.parent / (batch.name + ".sig")).is_file()
+    assert signal.getsignal(signal.SIGTERM) is before             # handler restored
+
+
+def test_agent_with_fake_nvml_stops_after_max_seconds(probe, monkeypatch, key_file, tmp_path):
+    fake = FakeNvml(probe, n_gpus=1)
+    out = tmp_path / "out"
+    assert run_agent(fake, monkeypatch, key_file, out, "--max-seconds", "5") == 0
+    assert len(read_samples(out)) == 6                  # due at 0, 1, ..., 5 s
