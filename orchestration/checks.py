@@ -1,64 +1,21 @@
-"""Blocking checks in front of publishing; each wraps a plain function of `quality`."""
+"""Asset checks: suites, reconciliations, business flags and the publication pre-flight.
+
+Each wraps plain functions of `quality`. Suites and reconciliations are blocking (a
+failure stops the assets downstream, so nothing is posted); business flags warn.
+"""
 
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 
 from orchestration.resources import ChainResource, WarehouseResource
 
-
-@dg.asset_check(
-    asset=dg.AssetKey(["marts", "fct_nav_daily"]),
-    blocking=True,
-    description="NAV identity holds and every on-chain guardrail would accept the day.",
-)
-def nav_ready_to_publish(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, chain: ChainResource
-) -> dg.AssetCheckResult:
-    from aidnav.publication import contract_address, last_posted_nav
-    from quality.preflight import LastPosted, preflight_nav
-
-    days = run_days(context.run.tags)
-    con = warehouse.connect()
-    problems: list[str] = []
-    try:
-        max_bps = Decimal(con.execute(
-            "select value from raw.params where name = 'max_share_price_move_bps'").fetchone()[0])
-        rows = {
-            r[0]: r[1:] for r in con.execute(
-                "select day, gross_assets, fees_payable, nav_usd, share_price, backing_ratio "
-                "from marts.fct_nav_daily where day between ? and ? order by day",
-                [days[0], days[-1]],
-            ).fetchall()
-        }
-        w3 = chain.web3()
-        last = last_posted_nav(w3, contract_address(con, int(w3.eth.chain_id), "nav_oracle"))
-        now = datetime.now(timezone.utc)
-        for day in days:
-            if day not in rows:
-                problems.append(f"{day}: fct_nav_daily has no row")
-                continue
-            gross, fees, nav, price, backing = rows[day]
-            if gross - fees != nav:
-                problems.append(f"{day}: NAV identity broken: {gross} - {fees} != {nav}")
-            if last is None or last.day < day:
-                found = preflight_nav(day, price, backing, last, max_bps, now).problems
-                problems += [f"{day}: {p}" for p in found]
-                # the next day of a backfill is compared with this one, as the chain will
-                last = LastPosted(day, price)
-    finally:
-        con.close()
-    return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "days": f"{days[0]} .. {days[-1]}",
-            "problems": "\n".join(problems) or "none",
-        },
-        description="; ".join(problems[:3]) or "ready to publish",
-    )
+NAV = dg.AssetKey(["marts", "fct_nav_daily"])
+REWARDS = dg.AssetKey(["marts", "fct_staker_rewards_daily"])
+DEALS = dg.AssetKey(["marts", "fct_deal_position_daily"])
 
 
 def run_days(tags: dict[str, str]) -> list[date]:
@@ -68,3 +25,244 @@ def run_days(tags: dict[str, str]) -> list[date]:
     start = date.fromisoformat(tags["dagster/asset_partition_range_start"])
     end = date.fromisoformat(tags["dagster/asset_partition_range_end"])
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _result(days: list[date], problems: list[str], blocking: bool = True,
+            extra: dict[str, Any] | None = None, ok: str = "passed") -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "days": f"{days[0]} .. {days[-1]}",
+            "problem_count": dg.MetadataValue.int(len(problems)),
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:50]) or "none"),
+            **(extra or {}),
+        },
+        description="; ".join(problems[:3]) or ok,
+    )
+
+
+# ---------------------------------------------------------------- expectation suites
+def _suite_check(asset_key: list[str], table: str):
+    @dg.asset_check(
+        asset=dg.AssetKey(asset_key),
+        name=f"suite_{table.split('.')[1]}",
+        blocking=True,
+        description=f"Expectation suite of {table} on the run's rows (types, ranges, "
+                    "uniqueness, freshness, registry references, allowed values).",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        from quality.reporting import quarantine_failures, write_html_summary
+        from quality.suites import SUITES, validate_table
+
+        days = run_days(context.run.tags)
+        con = warehouse.connect()
+        try:
+            result = validate_table(con, table, days[0], days[-1])
+            quarantined = quarantine_failures(con, result, table) if SUITES[table].raw else 0
+        finally:
+            con.close()
+        docs = write_html_summary(
+            warehouse.settings().reports_dir / "quality" / context.run.run_id / f"{table}.html",
+            f"{table} {days[0]} .. {days[-1]}", [result])
+        problems = [f"{table}: {f.describe()}" for f in result.failures]
+        failures = {f"{f.expectation} {f.column or ''}".strip(): {
+            "unexpected_count": f.unexpected_count, "sample_values": list(f.sample_values),
+            "rows": list(f.rows[:10])} for f in result.failures}
+        return _result(days, problems, extra={
+            "rows": dg.MetadataValue.int(result.rows),
+            "expectations": dg.MetadataValue.int(result.evaluated),
+            "failures": dg.MetadataValue.json(failures),
+            "quarantined_rows": dg.MetadataValue.int(quarantined),
+            "data_docs": dg.MetadataValue.path(str(docs)),
+        })
+
+    return _check
+
+
+SUITE_CHECKS = [
+    _suite_check(["raw", t.split(".")[1]], t) for t in (
+        "raw.providers", "raw.deals", "raw.assets", "raw.price_index", "raw.offchain_reserves",
+        "raw.invoices", "raw.gpu_samples", "raw.robot_records", "raw.chain_events")
+] + [
+    _suite_check(["marts", t.split(".")[1]], t) for t in (
+        "marts.fct_nav_daily", "marts.fct_deal_position_daily", "marts.fct_gpu_operation_daily",
+        "marts.fct_robot_operation_daily", "marts.fct_asset_valuation_daily",
+        "marts.fct_staker_rewards_daily", "marts.fct_rewards_roots_daily")
+]
+
+
+# ---------------------------------------------------------------- reconciliations
+@dg.asset_check(asset=NAV, blocking=True,
+                description="Reserves and AID/sAID supplies from events = balanceOf/totalSupply "
+                            "at the day's last block = the NAV mart.")
+def reserves_and_supplies_match_chain(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, chain: ChainResource
+) -> dg.AssetCheckResult:
+    from quality.reconcile import reconcile_chain_balances
+
+    days = run_days(context.run.tags)
+    con = warehouse.connect()
+    try:
+        w3 = chain.web3()
+        problems = [p for day in days for p in reconcile_chain_balances(con, w3, day)]
+    finally:
+        con.close()
+    return _result(days, problems)
+
+
+@dg.asset_check(asset=dg.AssetKey(["raw", "chain_events"]), blocking=True,
+                description="Every deal's funding is a USDC transfer from the treasury to its "
+                            "provider_address of principal_usd on funded_date.")
+def deal_funding_matches_registry(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, chain: ChainResource
+) -> dg.AssetCheckResult:
+    from quality.reconcile import reconcile_funding
+
+    days = run_days(context.run.tags)
+    con = warehouse.connect()
+    try:
+        problems = reconcile_funding(con, int(chain.web3().eth.chain_id), days[-1])
+    finally:
+        con.close()
+    return _result(days, problems)
+
+
+@dg.asset_check(asset=REWARDS, blocking=True,
+                description="Rewards paid + dust carried = the day's budget, to the wei.")
+def rewards_budget_balances(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    from quality.reconcile import reconcile_rewards_budget
+
+    days = run_days(context.run.tags)
+    con = warehouse.connect()
+    try:
+        problems = reconcile_rewards_budget(con, days[0], days[-1])
+    finally:
+        con.close()
+    return _result(days, problems)
+
+
+@dg.asset_check(asset=NAV, blocking=True,
+                description="Each published report on disk still hashes to the published hash.")
+def published_reports_unchanged(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    from quality.reconcile import reconcile_report_hashes
+
+    days = run_days(context.run.tags)
+    con = warehouse.connect()
+    try:
+        problems = reconcile_report_hashes(con, warehouse.settings().reports_dir, days[-1])
+    finally:
+        con.close()
+    return _result(days, problems)
+
+
+# ---------------------------------------------------------------- business flags (WARN)
+def _flag_check(asset: dg.AssetKey, name: str, func_name: str, description: str):
+    @dg.asset_check(asset=asset, name=name, blocking=False, description=description)
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        from quality import flags
+
+        days = run_days(context.run.tags)
+        con = warehouse.connect()
+        try:
+            rows = getattr(flags, func_name)(con, days[0], days[-1])
+        finally:
+            con.close()
+        problems = [", ".join(f"{k}={v}" for k, v in r.items()) for r in rows]
+        return _result(days, problems, blocking=False, ok="nothing flagged")
+
+    return _check
+
+
+FLAG_CHECKS = [
+    _flag_check(DEALS, "collateral_below_minimum", "collateral_below_minimum",
+                "Deals whose collateral ratio is under their minimum (warning)."),
+    _flag_check(DEALS, "deals_past_due", "deals_past_due", "Deals past due (warning)."),
+    _flag_check(dg.AssetKey(["marts", "fct_gpu_operation_daily"]), "assets_offline",
+                "assets_offline", "GPUs and robots offline on the day (warning)."),
+    _flag_check(dg.AssetKey(["marts", "fct_gpu_operation_daily"]), "invoiced_hours_above_uptime",
+                "invoiced_hours_above_uptime",
+                "Invoiced GPU hours above the hours telemetry saw the GPUs up (warning)."),
+]
+
+
+# ---------------------------------------------------------------- pre-flight
+@dg.asset_check(
+    asset=NAV,
+    blocking=True,
+    description="NAV identity holds, telemetry did not collapse, and every on-chain guardrail "
+                "would accept the day (an audited override lets a large move through).",
+)
+def nav_ready_to_publish(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, chain: ChainResource
+) -> dg.AssetCheckResult:
+    from aidnav.publication import contract_address, last_posted_nav
+    from quality.overrides import OverrideError, publish_config_from_run_config, resolve_override
+    from quality.preflight import LastPosted, preflight_nav, telemetry_collapse
+    from quality.reconcile import nav_identity
+
+    days = run_days(context.run.tags)
+    config = publish_config_from_run_config(context.run.run_config)
+    data_dir = warehouse.settings().data_dir
+    con = warehouse.connect()
+    problems: list[str] = []
+    overrides: dict[str, Any] = {}
+    try:
+        max_bps = Decimal(con.execute(
+            "select value from raw.params where name = 'max_share_price_move_bps'").fetchone()[0])
+        rows = {
+            r[0]: r[1:] for r in con.execute(
+                "select day, share_price, backing_ratio from marts.fct_nav_daily "
+                "where day between ? and ? order by day", [days[0], days[-1]],
+            ).fetchall()
+        }
+        coverage = dict(con.execute(
+            "select day, avg(coverage) from marts.fct_gpu_operation_daily "
+            "where day between ? and ? group by day", [days[0] - timedelta(days=7), days[-1]],
+        ).fetchall())
+        problems += nav_identity(con, days[0], days[-1])
+        w3 = chain.web3()
+        last = last_posted_nav(w3, contract_address(con, int(w3.eth.chain_id), "nav_oracle"))
+        now = datetime.now(timezone.utc)
+        for day in days:
+            if day not in rows:
+                problems.append(f"{day}: fct_nav_daily has no row")
+                continue
+            price, backing = rows[day]
+            trailing = [coverage[d] for d in (day - timedelta(days=i) for i in range(1, 8))
+                        if d in coverage]
+            collapse = telemetry_collapse(day, coverage.get(day), trailing)
+            if collapse:
+                problems.append(collapse)
+            try:
+                override = resolve_override(data_dir, day, config.get("override_reason"),
+                                            config.get("override_approver"))
+            except OverrideError as exc:
+                problems.append(str(exc))
+                override = None
+            if override is not None and not override.approver:
+                problems.append(f"{day}: override '{override.reason}' has no approver: "
+                                "set override_approver")
+                override = None
+            if override is not None:
+                overrides[day.isoformat()] = {**override.as_report(), "source": override.source}
+            if last is None or last.day < day:
+                found = preflight_nav(day, price, backing, last, max_bps, now,
+                                      override.reason if override else None).problems
+                problems += [f"{day}: {p}" for p in found]
+                # the next day of a backfill is compared with this one, as the chain will
+                last = LastPosted(day, price)
+    finally:
+        con.close()
+    return _result(days, problems, extra={"overrides": dg.MetadataValue.json(overrides)},
+                   ok="ready to publish")
+
+
+QUALITY_CHECKS = [
+    *SUITE_CHECKS, reserves_and_supplies_match_chain, deal_funding_matches_registry,
+    rewards_budget_balances, published_reports_unchanged, *FLAG_CHECKS, nav_ready_to_publish,
+]

@@ -55,3 +55,21 @@ def preflight_nav(
                 f"{max_move_bps} bps guardrail; record an audited override to publish"
             )
     return PreflightResult(problems=tuple(problems))
+
+
+def telemetry_collapse(
+    day: date, coverage: Decimal | float | None, trailing: list[Decimal | float], floor: float = 0.5
+) -> str | None:
+    """A fleet-wide fall of GPU telemetry coverage is a pipeline fault, not a business event:
+    the day's mean coverage under `floor` times the trailing 7-day mean stops the day.
+    No override applies."""
+    if not trailing or coverage is None:
+        return None
+    mean = sum(float(c) for c in trailing) / len(trailing)
+    if mean > 0 and float(coverage) < floor * mean:
+        return (
+            f"fleet GPU telemetry coverage {float(coverage):.3f} on {day} is under "
+            f"{floor:.0%} of the trailing {len(trailing)}-day mean {mean:.3f}: "
+            "pipeline fault (telemetry not delivered or not ingested), publication blocked"
+        )
+    return None
