@@ -12,7 +12,7 @@ from orchestration.assets.ingestion import (
     registry,
 )
 from orchestration.assets.publishing import daily_publication
-from orchestration.checks import nav_ready_to_publish
+from orchestration.checks import QUALITY_CHECKS
 from orchestration.jobs import daily_nav_job, daily_nav_schedule
 from orchestration.resources import RESOURCES
 from orchestration.sensors import late_data_sensor
@@ -22,7 +22,7 @@ defs = dg.Definitions(
         registry, raw_invoices, raw_gpu_samples, raw_robot_records, raw_chain_events,
         aidnav_dbt_models, daily_publication, marts_parquet, daily_html,
     ],
-    asset_checks=[nav_ready_to_publish],
+    asset_checks=QUALITY_CHECKS,
     jobs=[daily_nav_job],
     schedules=[daily_nav_schedule],
     sensors=[late_data_sensor],
