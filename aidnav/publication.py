@@ -113,10 +113,16 @@ def _folder_date(path: str) -> str | None:
 
 
 def build_nav_report(
-    con: duckdb.DuckDBPyConnection, figures: DayFigures, override_reason: str | None = None
+    con: duckdb.DuckDBPyConnection, figures: DayFigures, override_reason: str | None = None,
+    override_approver: str | None = None,
 ) -> dict[str, Any]:
+    override = None
+    if override_reason:
+        override = {"reason": override_reason}
+        if override_approver:
+            override["approver"] = override_approver
     return {
-        "override": {"reason": override_reason} if override_reason else None,
+        "override": override,
         "kind": "nav",
         "day": figures.day,
         "day_number": day_number(figures.day),
@@ -161,10 +167,10 @@ def build_rewards_report(figures: DayFigures) -> dict[str, Any]:
 
 def write_day_reports(
     con: duckdb.DuckDBPyConnection, reports_dir: Path, day: date,
-    override_reason: str | None = None,
+    override_reason: str | None = None, override_approver: str | None = None,
 ) -> tuple[DayFigures, WrittenReport, WrittenReport, dict[str, Any], dict[str, Any]]:
     figures = read_day(con, day)
-    nav_report = build_nav_report(con, figures, override_reason)
+    nav_report = build_nav_report(con, figures, override_reason, override_approver)
     rewards_report = build_rewards_report(figures)
     nav_written = write_report(nav_report, reports_dir / "nav" / f"{day.isoformat()}.json")
     rewards_written = write_report(
@@ -246,16 +252,25 @@ def publish_day(
     day: date,
     dry_run: bool = False,
     override_reason: str | None = None,
+    override_approver: str | None = None,
 ) -> DayPublication:
-    """Write the day's reports, pre-flight the guardrails, then post NAV and rewards root."""
+    """Write the day's reports, pre-flight the guardrails, then post NAV and rewards root.
+
+    An audited override comes from the arguments (run config) or from
+    `<data>/overrides/<day>.json`; it is written into the NAV report and recorded on chain.
+    """
     from onchain.intents import default_intent_path
     from onchain.publisher import publish_nav, publish_rewards
     from onchain.signer import load_signer
+    from quality.overrides import resolve_override
     from quality.preflight import preflight_nav
 
     chain_id = int(w3.eth.chain_id)
+    override = resolve_override(reports_dir.parent, day, override_reason, override_approver)
+    if override is not None:
+        override_reason, override_approver = override.reason, override.approver
     figures, nav_written, rewards_written, _, rewards_report = write_day_reports(
-        con, reports_dir, day, override_reason
+        con, reports_dir, day, override_reason, override_approver
     )
     oracle = contract_address(con, chain_id, "nav_oracle")
     distributor = contract_address(con, chain_id, "rewards_distributor")
@@ -279,7 +294,9 @@ def publish_day(
         w3, signer, oracle, day,
         to_wei_half_even(nav["share_price"]), to_wei_half_even(nav["nav_usd"]),
         to_wei_half_even(nav["aid_supply"]), nav_written.sha256, dry_run=dry_run,
-        intent_path=intents, override_reason=override_reason,
+        intent_path=intents,
+        override_reason=(f"{override_reason} (approved by {override_approver})"
+                         if override_reason else None),
     )
     rewards_result = publish_rewards(
         w3, signer, distributor, day_number(day), rewards_report["root"],

@@ -16,6 +16,7 @@ from orchestration.resources import ChainResource, WarehouseResource
 class PublishConfig(dg.Config):
     dry_run: bool = False
     override_reason: str | None = None
+    override_approver: str | None = None
 
 
 @dg.asset(
@@ -46,7 +47,8 @@ def daily_publication(
         for day in days:
             results.append(
                 publish_day(con, settings.reports_dir, w3, day, dry_run=config.dry_run,
-                            override_reason=config.override_reason)
+                            override_reason=config.override_reason,
+                            override_approver=config.override_approver)
             )
             context.log.info(
                 f"{day}: NAV {results[-1].nav_status} {results[-1].nav_tx or ''}; "
