@@ -1,0 +1,100 @@
+"""Late-data sensor: a delivery for an already computed day requests one re-run from the
+first day it can change to the latest computed day, once per delivery."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.resources import WarehouseResource
+from orchestration.sensors import late_data_sensor, plan_late_data
+from tests.ops.conftest import EXAMPLE, END
+
+HEADER = ("invoice_id,version,provider_id,deal_id,customer_id,issue_date,due_date,"
+          "period_start,period_end,usage_hours,amount_usd,status,paid_date\n")
+# a new version of an invoice for a February period, delivered after the last computed day
+LATE_INVOICE = HEADER + ("INV-N2-0004,3,P-NEO2,D-GPU-RS,C-BETA,2026-02-20,2026-03-22,"
+                         "2026-02-20,2026-02-24,200,2600.00,issued,\n")
+
+
+@pytest.fixture()
+def data_dir(example_warehouse, tmp_path) -> Path:
+    """A data directory whose warehouse has ingested the example and computed its 40 days."""
+    shutil.copytree(EXAMPLE / "input" / "landing", tmp_path / "landing")
+    shutil.copytree(EXAMPLE / "input" / "registry", tmp_path / "registry")
+    shutil.copy(example_warehouse, tmp_path / "warehouse.duckdb")
+    return tmp_path
+
+
+def evaluate(data_dir: Path, cursor: str | None = None):
+    instance = dg.DagsterInstance.ephemeral()
+    ctx = dg.build_sensor_context(
+        instance=instance, cursor=cursor,
+        resources={"warehouse": WarehouseResource(data_dir=str(data_dir))})
+    result = late_data_sensor(ctx)
+    return result, ctx.cursor
+
+
+def deliver(data_dir: Path, rel: str, text: str) -> None:
+    path = data_dir / "landing" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_nothing_to_do_when_every_file_is_in_the_ledger(data_dir):
+    result, _ = evaluate(data_dir)
+    assert isinstance(result, dg.SkipReason)
+
+
+def test_late_invoice_reruns_from_its_period_start_to_the_latest_day(data_dir):
+    # delivered 2026-03-04 (a computed day), but it restates the 2026-02-20..24 period
+    deliver(data_dir, "invoices/P-NEO2/2026-03-04/invoices_late.csv", LATE_INVOICE)
+    result, cursor = evaluate(data_dir)
+    assert isinstance(result, dg.RunRequest), result
+    assert result.tags["dagster/asset_partition_range_start"] == "2026-02-20"
+    assert result.tags["dagster/asset_partition_range_end"] == END.isoformat()
+    assert result.run_key.startswith("late-data-") and cursor == result.run_key
+    # the same delivery again: the same run key, and the sensor says it already asked
+    again, _ = evaluate(data_dir, cursor)
+    assert isinstance(again, dg.SkipReason) and "already requested" in again.skip_message
+    fresh, _ = evaluate(data_dir)
+    assert fresh.run_key == result.run_key
+
+
+def test_late_telemetry_for_one_day_and_a_second_delivery_changes_the_key(data_dir):
+    deliver(data_dir, "robot_telemetry/2026-03-02/F-LATE/late.jsonl", "{}\n")
+    first, _ = evaluate(data_dir)
+    assert first.tags["dagster/asset_partition_range_start"] == "2026-03-02"
+    deliver(data_dir, "gpu_telemetry/2026-03-01/node-x/batch.jsonl", "{}\n")
+    deliver(data_dir, "gpu_telemetry/2026-03-01/node-x/batch.jsonl.sig", "{}")
+    second, _ = evaluate(data_dir, first.run_key)
+    assert second.tags["dagster/asset_partition_range_start"] == "2026-03-01"
+    assert second.run_key != first.run_key
+
+
+def test_a_delivery_for_a_day_not_yet_computed_is_left_to_the_schedule(data_dir):
+    deliver(data_dir, "gpu_telemetry/2026-03-06/node-x/batch.jsonl", "{}\n")
+    result, _ = evaluate(data_dir)
+    assert isinstance(result, dg.SkipReason)
+
+
+def test_single_day_rerun_is_a_partition_request(data_dir):
+    deliver(data_dir, f"robot_telemetry/{END.isoformat()}/F-LATE/late.jsonl", "{}\n")
+    result, _ = evaluate(data_dir)
+    assert result.partition_key == END.isoformat()
+
+
+def test_plan_needs_computed_marts(example_loaded, tmp_path):
+    import duckdb
+
+    deliver(tmp_path, "gpu_telemetry/2026-03-01/node-x/batch.jsonl", "{}\n")
+    con = duckdb.connect(str(example_loaded), read_only=True)
+    try:
+        assert plan_late_data(tmp_path / "landing", con) is None  # no marts: nothing computed
+    finally:
+        con.close()
+    assert date(2026, 3, 1) <= END
