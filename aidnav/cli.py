@@ -290,13 +290,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use the newest rewards report without asking the chain")
     proof.set_defaults(func=cmd_rewards_proof)
 
+    sub.add_parser(
+        "agent",
+        help="node agents: `aidnav agent nvml --node-id ID --key-file FILE --interval 60 "
+        "--out DIR` samples every GPU through NVML into signed batches",
+    )
+
     ui = sub.add_parser("ui", help="dagster dev on the configured data directory")
     ui.set_defaults(func=cmd_ui)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:2] == ["agent", "nvml"]:  # the node agent parses its own options
+        from ingestion.nvml.agent import main as agent_main
+
+        return agent_main(words[2:])
+    args = build_parser().parse_args(words)
     return args.func(args)
 
 

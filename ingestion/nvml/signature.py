@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+MISSING_SIGNATURE = "batch has no .sig file: expected <batch>.jsonl.sig"
+
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -41,7 +43,7 @@ def verify_batch(data: bytes, sig_bytes: bytes | None, expected_signer: str | No
     digest = hashlib.sha256(data).digest()
     sha = digest.hex()
     if sig_bytes is None:
-        return BatchVerdict(sha, None, "batch has no .sig file: expected <batch>.jsonl.sig")
+        return BatchVerdict(sha, None, MISSING_SIGNATURE)
     try:
         sig = json.loads(sig_bytes)
         claimed_sha = sig["sha256"]

@@ -148,3 +148,18 @@ def test_dates_select_delivery_folders(con, registry, landing):
     stats = ingest_gpu_telemetry(con, landing, registry, dates=[date(2026, 2, 2)])
     assert (stats.files_read, stats.rows_loaded) == (1, 1)
     assert con.execute("select batch_id from raw.gpu_samples").fetchall() == [("d2",)]
+
+
+def test_batch_waiting_for_its_signature_loads_once_the_sig_arrives(con, registry, landing):
+    path = write_batch(landing, "late-sig", [sample(), sample(GPU_B)])
+    sig = path.with_name(path.name + ".sig")
+    held_back = sig.read_bytes()
+    sig.unlink()
+    first = ingest_gpu_telemetry(con, landing, registry)
+    assert (first.rows_loaded, first.rows_quarantined) == (0, 2)
+    assert all(".sig" in r for *_, r in quarantined(con))
+    sig.write_bytes(held_back)
+    second = ingest_gpu_telemetry(con, landing, registry)
+    assert (second.rows_loaded, second.rows_quarantined) == (2, 0)
+    assert quarantined(con) == []
+    assert con.execute("select count(*) from raw.gpu_samples").fetchone()[0] == 2
