@@ -141,7 +141,7 @@ def reconcile_funding(con: duckdb.DuckDBPyConnection, chain_id: int, through: da
         if units not in amounts:
             seen = ", ".join(str(a / 10 ** 6) for a in amounts) or "none"
             problems.append(
-                f"deal {deal_id}: no USDC transfer of {Decimal(principal).normalize()} from the "
+                f"deal {deal_id}: no USDC transfer of {Decimal(principal).normalize():f} from the "
                 f"treasury to {provider} on {funded} (transfers seen that day: {seen})")
     return problems
 
