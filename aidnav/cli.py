@@ -233,6 +233,13 @@ def cmd_rewards_proof(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from aidnav.bench import run_bench
+
+    run_bench(args.gpus, args.robots, args.days, args.json)
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     settings = load_settings()
     _prepare_env(settings)
@@ -289,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     proof.add_argument("--offline", action="store_true",
                        help="use the newest rewards report without asking the chain")
     proof.set_defaults(func=cmd_rewards_proof)
+
+    bench = sub.add_parser("bench", help="time ingest, dbt, checks and publish on a synthetic fleet")
+    bench.add_argument("--gpus", type=int, default=1000)
+    bench.add_argument("--robots", type=int, default=100)
+    bench.add_argument("--days", type=int, default=1)
+    bench.add_argument("--json", action="store_true",
+                       help="print one JSON object as the last line")
+    bench.set_defaults(func=cmd_bench)
 
     sub.add_parser(
         "agent",
