@@ -95,10 +95,28 @@ def _checks() -> list[Check]:
 _CHECKS = _checks()
 
 
+# JSONL bytes verified and loaded per transaction: bounds the memory of a large backfill
+# (the bytes, their Arrow lines and DuckDB's parsed chunk) while keeping each SQL pass
+# large enough to run at full speed.
+CHUNK_BYTES = 128 << 20
+
+_META_SCHEMA = pa.schema([("file_idx", pa.int32()), ("rel", pa.string()),
+                          ("batch_id", pa.string()), ("node_id", pa.string()),
+                          ("signer", pa.string()), ("ok", pa.bool_()),
+                          ("reason", pa.string()), ("sha256", pa.string())])
+# (file_idx, rel, batch_id, node_id, signer, ok, reason, sha256) of one batch
+_Meta = tuple[int, str, str, str, str, bool, "str | None", str]
+
+
 def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
-                         registry: Registry, dates: Iterable[date] | None = None) -> IngestStats:
+                         registry: Registry, dates: Iterable[date] | None = None,
+                         chunk_bytes: int = CHUNK_BYTES) -> IngestStats:
     """Ingest the GPU telemetry batches under `landing_dir` (all delivery dates, or only
-    `dates`). Batches already in the file ledger with the same sha256 are skipped."""
+    `dates`). Batches already in the file ledger with the same sha256 are skipped.
+
+    Batches are verified and loaded in chunks of about `chunk_bytes` of JSONL, in path
+    order, each chunk in its own transaction with its ledger rows: memory stays bounded
+    whatever the backfill, and an interrupted run resumes after the last committed chunk."""
     t0 = time.perf_counter()
     landing = Landing(landing_dir)
     files = landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
@@ -106,52 +124,66 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
     batches = [f for f in files if f.rel.endswith(".jsonl")]
     seen = ledger(con, SOURCE)
 
-    rels, contents, rows_meta = [], [], []
-    skipped = 0
-    for f in batches:
-        data = landing.read_bytes(f)
-        node_id = f.parts[2]
-        sig_path = f.path + ".sig"
-        sig = landing.read_bytes(sig_path) if sig_path in all_paths else None
-        verdict = verify_batch(data, sig, registry.node_address(node_id), node_id)
-        if seen.get(f.rel) == verdict.sha256:
-            skipped += 1
-            continue
-        reason = verdict.reason
-        if f.rel in seen:
-            reason = (f"batch changed after it was ingested (sha256 {seen[f.rel]} then "
-                      f"{verdict.sha256}): expected immutable landing files")
-        rels.append(f.rel)
-        contents.append(data)
-        rows_meta.append((len(rels) - 1, f.rel, PurePosixPath(f.rel).name.removesuffix(".jsonl"),
-                          node_id, verdict.signer or "", reason is None, reason, verdict.sha256))
-
-    if not rels:
-        return IngestStats(SOURCE, 0, skipped, 0, 0, time.perf_counter() - t0)
-    # a batch read again (it waited for its .sig) replaces what it left in the quarantine
-    fresh = [r for r in rels if r not in seen]
-    if fresh:
-        con.execute("delete from raw.quarantine where source = ? and file in (select unnest(?))",
-                    [SOURCE, fresh]).fetchall()
-
-    meta = pa.table(list(zip(*rows_meta)) if rows_meta else [[]] * 8, names=[
-        "file_idx", "rel", "batch_id", "node_id", "signer", "ok", "reason", "sha256"])
-    meta = meta.cast(pa.schema([("file_idx", pa.int32()), ("rel", pa.string()),
-                                ("batch_id", pa.string()), ("node_id", pa.string()),
-                                ("signer", pa.string()), ("ok", pa.bool_()),
-                                ("reason", pa.string()), ("sha256", pa.string())]))
+    gpu_assets = [a for a in registry.assets if a.asset_type == "gpu"]
     gpus = pa.table({
-        "asset_id": [a.asset_id for a in registry.assets if a.asset_type == "gpu"],
-        "node_id": [a.node_id for a in registry.assets if a.asset_type == "gpu"],
-        "node_address": [a.node_address for a in registry.assets if a.asset_type == "gpu"],
+        "asset_id": [a.asset_id for a in gpu_assets],
+        "node_id": [a.node_id for a in gpu_assets],
+        "node_address": [a.node_address for a in gpu_assets],
     }, schema=pa.schema([("asset_id", pa.string()), ("node_id", pa.string()),
                          ("node_address", pa.string())]))
-    con.register("_gpu_batches", meta)
     con.register("_gpu_assets", gpus)
+    read = skipped = loaded = quarantined = 0
+    contents: list[bytes] = []
+    rows_meta: list[_Meta] = []
+    size = 0
+    try:
+        for f in batches:
+            data = landing.read_bytes(f)
+            node_id = f.parts[2]
+            sig_path = f.path + ".sig"
+            sig = landing.read_bytes(sig_path) if sig_path in all_paths else None
+            verdict = verify_batch(data, sig, registry.node_address(node_id), node_id)
+            if seen.get(f.rel) == verdict.sha256:
+                skipped += 1
+                continue
+            reason = verdict.reason
+            if f.rel in seen:
+                reason = (f"batch changed after it was ingested (sha256 {seen[f.rel]} then "
+                          f"{verdict.sha256}): expected immutable landing files")
+            contents.append(data)
+            rows_meta.append((len(rows_meta), f.rel,
+                              PurePosixPath(f.rel).name.removesuffix(".jsonl"), node_id,
+                              verdict.signer or "", reason is None, reason, verdict.sha256))
+            size += len(data)
+            if size >= chunk_bytes:
+                ok, bad = _load_chunk(con, contents, rows_meta, seen)
+                read, loaded, quarantined = read + len(rows_meta), loaded + ok, quarantined + bad
+                contents, rows_meta, size = [], [], 0
+        if rows_meta:
+            ok, bad = _load_chunk(con, contents, rows_meta, seen)
+            read, loaded, quarantined = read + len(rows_meta), loaded + ok, quarantined + bad
+    finally:
+        con.unregister("_gpu_assets")
+    return IngestStats(SOURCE, read, skipped, loaded, quarantined, time.perf_counter() - t0)
+
+
+def _load_chunk(con: duckdb.DuckDBPyConnection, contents: list[bytes],
+                rows_meta: list[_Meta], seen: dict[str, str]) -> tuple[int, int]:
+    """Validate and load one chunk of batches (`contents[i]` is the batch of
+    `rows_meta[i]`) in one transaction with their ledger rows; `contents` is emptied.
+    Returns (rows loaded, rows quarantined)."""
+    rels = [m[1] for m in rows_meta]
+    meta = pa.table(list(zip(*rows_meta)), schema=_META_SCHEMA)
+    con.register("_gpu_batches", meta)
     bad_utf8 = register_lines(con, "_gpu_lines", contents, rels)
-    del contents
+    contents.clear()
     try:
         con.execute("begin transaction")
+        # a batch read again (it waited for its .sig) replaces what it left in the quarantine
+        fresh = [r for r in rels if r not in seen]
+        if fresh:
+            con.execute("delete from raw.quarantine where source = ? and file in "
+                        "(select unnest(?))", [SOURCE, fresh]).fetchall()
         # one pass: parse, tag each line with its first failing check (NULL when valid)
         con.execute(f"""
             create or replace temp table _gpu_checked as
@@ -207,6 +239,4 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
     finally:
         unregister(con, "_gpu_lines")
         con.unregister("_gpu_batches")
-        con.unregister("_gpu_assets")
-    return IngestStats(SOURCE, len(rels), skipped, int(loaded), int(quarantined),
-                       time.perf_counter() - t0)
+    return int(loaded), int(quarantined)
