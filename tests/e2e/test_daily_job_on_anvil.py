@@ -130,3 +130,27 @@ def test_a_demo_holder_claims_exactly_its_cumulative_with_the_printed_proof(demo
     forged = {**claim, "cumulative": str(int(claim["cumulative"]) * 2)}
     with pytest.raises(Exception, match="invalid proof"):
         claim_rewards(w3, relayer, forged)
+
+
+def test_changed_figures_for_posted_days_are_restatements_never_reposts(demo):
+    """Runs last in this module: it changes the registry of the shared demo."""
+    env, w3, *_ = demo
+    oracle = _oracle(env, w3)
+    posted_before = oracle.functions.latestRoundData().call()
+    block_before = w3.eth.block_number
+    reserves = Path(env["AIDNAV_DATA_DIR"]) / "registry" / "offchain_reserves.csv"
+    day = END_DAY - timedelta(days=1)
+    # 1,000 USD of T-bills found for the last two days: their NAV changes
+    reserves.write_text(reserves.read_text().rstrip("\n") + f"\n{day},1000,late custodian statement\n")
+
+    rerun = _run(["run", "--start", day.isoformat(), "--end", END_DAY.isoformat()], env)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert w3.eth.block_number == block_before  # nothing sent
+    assert oracle.functions.latestRoundData().call() == posted_before
+    con = duckdb.connect(env["AIDNAV_WAREHOUSE"], read_only=True)
+    try:
+        restated = con.execute(
+            "select day, kind from marts.restatements order by day, kind").fetchall()
+    finally:
+        con.close()
+    assert restated == [(day, "nav"), (END_DAY, "nav")]
