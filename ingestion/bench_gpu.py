@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import tempfile
 import time
@@ -83,22 +84,32 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gpus", type=int, default=1000)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--landing", type=Path, default=None,
+                    help="landing folder to reuse (synthesised there and kept if absent), so "
+                         "that a second run measures ingestion alone in a fresh process")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="aidnav-bench-"))
+    landing = args.landing or tmp / "landing"
     try:
         reg = synth_registry(args.gpus)
         t = time.perf_counter()
-        n = synth_day(tmp / "landing", reg)
-        print(f"synthesised {n:,} samples of {args.gpus} GPUs in {time.perf_counter() - t:.1f} s")
+        if args.landing is not None and (landing / "gpu_telemetry").exists():
+            n = args.gpus * 24 * 60
+            print(f"reusing {landing} ({n:,} samples of {args.gpus} GPUs)")
+        else:
+            n = synth_day(landing, reg)
+            print(f"synthesised {n:,} samples of {args.gpus} GPUs in "
+                  f"{time.perf_counter() - t:.1f} s")
         con = connect(tmp / "warehouse.duckdb")
         t = time.perf_counter()
-        stats = ingest_gpu_telemetry(con, tmp / "landing", reg)
+        stats = ingest_gpu_telemetry(con, landing, reg)
         secs = time.perf_counter() - t
         assert stats.rows_loaded == n and stats.rows_quarantined == 0, stats
         print(f"ingested {stats.rows_loaded:,} samples from {stats.files_read:,} signed batches "
-              f"in {secs:.2f} s: {stats.rows_loaded / secs:,.0f} samples/s")
+              f"in {secs:.2f} s: {stats.rows_loaded / secs:,.0f} samples/s; peak RSS "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
         t = time.perf_counter()
-        again = ingest_gpu_telemetry(con, tmp / "landing", reg)
+        again = ingest_gpu_telemetry(con, landing, reg)
         print(f"re-ingestion (all {again.files_skipped:,} batches in the ledger): "
               f"{time.perf_counter() - t:.2f} s")
         con.close()
