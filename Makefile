@@ -5,7 +5,6 @@ SHELL := /bin/bash
 PYTHON_VERSION ?= 3.11
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(shell command -v uv 2>/dev/null)
 ANVIL := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export AIDNAV_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
@@ -18,9 +17,6 @@ help:
 	@echo "make test     run the whole test suite"
 	@echo "make install  environment only (.venv with uv, anvil from npm, dbt manifest)"
 	@echo "make ui       dagster dev on the same data directory ($(AIDNAV_DATA_DIR))"
-
-$(BIN)/uv:
-	@command -v uv >/dev/null 2>&1 || python$(PYTHON_VERSION) -m pip install --quiet --user uv || python3 -m pip install --quiet uv
 
 install: .install.stamp
 
