@@ -40,13 +40,17 @@ def cmd_chain(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if args.action == "up":
-        status = anvil.start(settings.chain_dir / "anvil-state.json", port=_rpc_port(settings))
-        print(f"anvil up: {status}")
+        anvil.start(settings.chain_dir / "anvil-state.json", port=_rpc_port(settings),
+                    log_file=settings.chain_dir / "anvil.log")
     elif args.action == "down":
         anvil.stop(settings.chain_dir)
-        print("anvil down")
+    status = anvil.status(settings.rpc_url, pid_file=settings.chain_dir / "anvil.pid")
+    if status.running:
+        print(f"anvil running at {status.rpc_url}: chain {status.chain_id}, "
+              f"block {status.block_number}, pid {status.pid or '?'}, "
+              f"state {settings.chain_dir / 'anvil-state.json'}")
     else:
-        print(anvil.status(settings.rpc_url))
+        print(f"anvil not running at {status.rpc_url}")
     return 0
 
 
