@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 
 from aidnav.demo.keys import derive_test_key
+from ingestion.registry import Provider  # the registry row the demo writes
 
 USEFUL_LIFE_DAYS = 1825
 RESIDUAL_PCT = Decimal("0.10")
@@ -91,15 +92,6 @@ DEAL_SPECS: tuple[DealSpec, ...] = (
 )
 ROBOT_DEAL_ID = "D-MY-001"
 ROBOT_SITES = ("KUL-pavilion-2f", "KUL-midvalley-1f", "KUL-klcc-3f", "KUL-sunway-g")
-
-
-@dataclass(frozen=True)
-class Provider:
-    provider_id: str
-    name: str
-    country: str
-    nvidia_cloud_partner: bool
-    onboarded_date: date
 
 
 @dataclass(frozen=True)
