@@ -1,0 +1,180 @@
+"""The blocking reconciliations, end to end: a small demo book on a real anvil, the
+warehouse's record of it corrupted the way a faulty loader or a manual edit would, and
+`aidnav run` for the next day fails with a message naming the check, the figure and both
+sides, and the oracle's `latestDay()` does not move.
+
+Each test restores what it changed, so their order does not matter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from web3 import Web3
+
+from onchain.build import load_artifact
+from onchain.testing import free_port
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_recon")]
+
+D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
+EPOCH = date(1970, 1, 1)
+AIDNAV = str(Path(sys.executable).parent / "aidnav")
+BALANCE_OF = [{"name": "balanceOf", "type": "function", "stateMutability": "view",
+               "inputs": [{"name": "a", "type": "address"}],
+               "outputs": [{"name": "", "type": "uint256"}]}]
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([AIDNAV, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+class Book:
+    def __init__(self, root: Path):
+        self.data = root / "data"
+        self.warehouse = self.data / "warehouse.duckdb"
+        self.env = {
+            **os.environ,
+            "AIDNAV_DATA_DIR": str(self.data),
+            "AIDNAV_RPC_URL": f"http://127.0.0.1:{free_port()}",
+            "DAGSTER_HOME": str(root / "dagster"),
+            "AIDNAV_WAREHOUSE": str(self.warehouse),
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+        self.w3 = Web3(Web3.HTTPProvider(self.env["AIDNAV_RPC_URL"]))
+
+    def run(self, day: date) -> subprocess.CompletedProcess:
+        return _run(["run", "--date", day.isoformat()], self.env)
+
+    def addresses(self, role: str) -> list[str]:
+        rows = (self.data / "registry" / "addresses.csv").read_text().splitlines()
+        return [r.split(",")[2].lower() for r in rows if f",{role}," in r]
+
+    def latest_day(self) -> date | None:
+        oracle = self.w3.eth.contract(address=Web3.to_checksum_address(self.addresses("nav_oracle")[0]),
+                                      abi=load_artifact("NavOracle")["abi"])
+        number = oracle.functions.latestDay().call()
+        return None if number == 0 else date.fromordinal(EPOCH.toordinal() + number)
+
+    def last_block_before(self, moment: datetime) -> int:
+        number = self.w3.eth.block_number
+        while self.w3.eth.get_block(number)["timestamp"] >= moment.timestamp():
+            number -= 1
+        return number
+
+    def usdc_balance(self, holder: str, block: int) -> int:
+        usdc = self.w3.eth.contract(address=Web3.to_checksum_address(self.addresses("usdc")[0]),
+                                    abi=BALANCE_OF)
+        return usdc.functions.balanceOf(Web3.to_checksum_address(holder)).call(
+            block_identifier=block)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory):
+    b = Book(tmp_path_factory.mktemp("quality_recon"))
+    made = _run(["demo", "--no-run", "--days", "3", "--end-day", D3.isoformat(),
+                 "--scale", "0.05"], b.env)
+    try:
+        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+        first = b.run(D1)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert b.latest_day() == D1
+        yield b
+    finally:
+        _run(["chain", "down"], b.env)
+
+
+def test_a_deposit_lost_from_the_ingested_events_blocks_the_day(book: Book):
+    """A log lost by ingestion: the smallest USDC deposit into the treasury on D2 is deleted
+    from raw.chain_events. Ingestion resumes after its checkpoint and never reads that block
+    again, so the books now hold less USDC than `balanceOf` on chain; the event-derived
+    balance and the NAV mart's reserves must both be named with the chain's figure."""
+    treasury = book.addresses("treasury")[0]
+    con = duckdb.connect(str(book.warehouse))
+    try:
+        lost = con.execute(
+            """select * from raw.chain_events
+               where event = 'Transfer' and lower(address) = ? and lower(arg_to) = ?
+                 and lower(arg_from) <> ? and block_timestamp >= ? and block_timestamp < ?
+               order by arg_value, block_number limit 1""",
+            [book.addresses("usdc")[0], treasury, "0x" + "0" * 40,
+             datetime.combine(D2, time.min, timezone.utc),
+             datetime.combine(D3, time.min, timezone.utc)]).fetchone()
+        assert lost is not None, "the demo book has no USDC deposit into the treasury on D2"
+        con.execute("delete from raw.chain_events where chain_id = ? and tx_hash = ? "
+                    "and log_index = ?", [lost[0], lost[4], lost[5]])
+    finally:
+        con.close()
+    value = int(lost[12])
+    posted = book.latest_day()
+    try:
+        refused = book.run(D2)
+    finally:
+        con = duckdb.connect(str(book.warehouse))
+        try:
+            con.execute(f"insert into raw.chain_events values ({', '.join('?' * len(lost))})",
+                        list(lost))
+        finally:
+            con.close()
+
+    end = book.last_block_before(datetime.combine(D3, time.min, timezone.utc))
+    on_chain = book.usdc_balance(treasury, end)
+    reserves = sum(book.usdc_balance(h, end)
+                   for h in book.addresses("treasury") + book.addresses("collection"))
+    assert refused.returncode == 1
+    assert "check reserves_and_supplies_match_chain failed" in refused.stderr
+    assert (f"{D2}: USDC balance of {treasury} at block " in refused.stderr)
+    assert (f"events give {on_chain - value}, balanceOf gives {on_chain} "
+            f"(difference {-value})") in refused.stderr
+    mart = Decimal(reserves - value) / 10**6
+    assert (f"{D2}: fct_nav_daily.reserves_usd {mart:.18f} != "
+            f"{Decimal(reserves) / 10**6} on chain") in refused.stderr
+    # the deposit was not a deal funding, and the rewards are untouched
+    assert "check deal_funding_matches_registry failed" not in refused.stderr
+    assert "check rewards_budget_balances failed" not in refused.stderr
+    assert book.latest_day() == posted == D1
+
+
+def test_carried_dust_that_differs_from_the_stored_roots_blocks_the_day(book: Book):
+    """A published day's rewards row altered afterwards: D1's dust in
+    marts.fct_rewards_roots_daily gains one wei. dbt rewrites only the run's window and
+    computes D2's budget from inception, so D2's budget (daily budget + D1's true dust) no
+    longer follows from the stored D1 row, and the check must name both figures.
+
+    The other half of the check, paid + dust = budget within the window, cannot be broken
+    from outside a run (dbt rebuilds those rows from inception in the same run); it is
+    exercised offline in test_gates_offline.py."""
+    daily = 10_000 * 10**18  # registry/params.csv: daily_rewards_budget_gaib = 10000
+    con = duckdb.connect(str(book.warehouse))
+    try:
+        (dust,) = con.execute("select dust_wei from marts.fct_rewards_roots_daily where day = ?",
+                              [D1]).fetchone()
+        con.execute("update marts.fct_rewards_roots_daily set dust_wei = dust_wei + 1 "
+                    "where day = ?", [D1])
+    finally:
+        con.close()
+    dust = int(dust)
+    posted = book.latest_day()
+    try:
+        refused = book.run(D2)
+    finally:
+        con = duckdb.connect(str(book.warehouse))
+        try:
+            con.execute("update marts.fct_rewards_roots_daily set dust_wei = ? where day = ?",
+                        [dust, D1])
+        finally:
+            con.close()
+    assert "daily_rewards_budget_gaib,10000" in (
+        book.data / "registry" / "params.csv").read_text()
+    assert refused.returncode == 1
+    assert "check rewards_budget_balances failed" in refused.stderr
+    assert (f"{D2}: budget {daily + dust} wei != daily budget {daily} + carried dust "
+            f"{dust + 1}") in refused.stderr
+    assert "check reserves_and_supplies_match_chain failed" not in refused.stderr
+    assert book.latest_day() == posted == D1
