@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,6 @@ def day_number(day: date) -> int:
 
 def to_wei_half_even(value: Decimal) -> int:
     return int((value * WEI).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def to_wei_down(value: Decimal) -> int:
-    return int((value * WEI).quantize(Decimal(1), rounding=ROUND_DOWN))
 
 
 @dataclass(frozen=True)
@@ -231,9 +227,8 @@ def contract_address(con: duckdb.DuckDBPyConnection, chain_id: int, role: str) -
     return row[0]
 
 
-def last_posted_nav(w3: Any, oracle_address: str) -> "LastPosted | None":
+def last_posted_nav(w3: Any, oracle_address: str) -> LastPosted | None:
     from onchain.build import load_artifact
-    from quality.preflight import LastPosted
 
     oracle = w3.eth.contract(
         address=w3.to_checksum_address(oracle_address), abi=load_artifact("NavOracle")["abi"]

@@ -90,18 +90,6 @@ def reason_hash(reason: str) -> bytes:
     return hashlib.sha256(reason.encode("utf-8")).digest()
 
 
-def _report_hash_bytes(report_hash: bytes | str) -> bytes:
-    if isinstance(report_hash, str):
-        text = report_hash[2:] if report_hash.startswith("0x") else report_hash
-        try:
-            report_hash = bytes.fromhex(text)
-        except ValueError:
-            raise PublishError(f"report_hash {report_hash!r} is not hex") from None
-    if len(report_hash) != 32:
-        raise PublishError(f"report_hash must be 32 bytes (a sha256), got {len(report_hash)}")
-    return bytes(report_hash)
-
-
 def _bytes32(value: str | bytes, what: str) -> bytes:
     try:
         raw = value if isinstance(value, bytes) else bytes.fromhex(value.removeprefix("0x"))
@@ -259,7 +247,7 @@ def publish_nav(
     for value, what in ((share_price_wei, "share_price_wei"), (nav_wei, "nav_wei"),
                         (aid_supply_wei, "aid_supply_wei")):
         _check_uint(value, what)
-    digest = _report_hash_bytes(report_hash)
+    digest = _bytes32(report_hash, "report_hash")
 
     def run() -> PublishResult:
         sending = _sending(w3, signer, intent_path, on_signed, stuck_after_s, receipt_timeout_s)
@@ -376,7 +364,7 @@ def publish_rewards(
     first accept a pending root whose timelock has passed."""
     _check_uint(epoch, "epoch")
     _check_uint(total, "total")
-    digest = _report_hash_bytes(report_hash)
+    digest = _bytes32(report_hash, "report_hash")
     root_bytes = _bytes32(root, "root")
 
     def run() -> PublishResult:
