@@ -6,62 +6,20 @@ override is in the day's NAV report."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from datetime import date
-from pathlib import Path
 
 import pytest
-from web3 import Web3
-
-from onchain.build import load_artifact
-from onchain.testing import free_port
+from anvil_book import D1, D2, D3, Book
 
 # The tests share one book; each one leaves it as it found it (or, for the override test,
 # with D2 posted), so their order does not matter.
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_e2e")]
 
-D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
-EPOCH = date(1970, 1, 1)
-AIDNAV = str(Path(sys.executable).parent / "aidnav")
-
-
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([AIDNAV, *args], env=env, capture_output=True, text=True, timeout=600)
-
-
-class Book:
-    def __init__(self, root: Path):
-        self.data = root / "data"
-        self.env = {
-            **os.environ,
-            "AIDNAV_DATA_DIR": str(self.data),
-            "AIDNAV_RPC_URL": f"http://127.0.0.1:{free_port()}",
-            "DAGSTER_HOME": str(root / "dagster"),
-            "AIDNAV_WAREHOUSE": str(self.data / "warehouse.duckdb"),
-            "GX_ANALYTICS_ENABLED": "false",
-        }
-        self.w3 = Web3(Web3.HTTPProvider(self.env["AIDNAV_RPC_URL"]))
-
-    def run(self, day: date) -> subprocess.CompletedProcess:
-        return _run(["run", "--date", day.isoformat()], self.env)
-
-    def latest_day(self) -> date | None:
-        rows = (self.data / "registry" / "addresses.csv").read_text().splitlines()
-        address = next(r.split(",")[2] for r in rows if ",nav_oracle," in r)
-        oracle = self.w3.eth.contract(address=Web3.to_checksum_address(address),
-                                      abi=load_artifact("NavOracle")["abi"])
-        number = oracle.functions.latestDay().call()
-        return None if number == 0 else date.fromordinal(EPOCH.toordinal() + number)
-
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory):
     b = Book(tmp_path_factory.mktemp("quality_e2e"))
-    made = _run(["demo", "--no-run", "--days", "3", "--end-day", D3.isoformat(),
-                 "--scale", "0.05"], b.env)
+    made = b.make_demo()
     try:
         assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
         # a telemetry delivery fault on D3: all but one node's batches never arrive
@@ -75,7 +33,7 @@ def book(tmp_path_factory: pytest.TempPathFactory):
         assert b.latest_day() == D1
         yield b
     finally:
-        _run(["chain", "down"], b.env)
+        b.chain_down()
 
 
 def test_a_large_move_is_blocked_then_posts_with_an_audited_override(book: Book):

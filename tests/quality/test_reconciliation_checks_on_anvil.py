@@ -7,79 +7,20 @@ Each test restores what it changed, so their order does not matter."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from datetime import date, datetime, time, timezone
+from datetime import datetime, time, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
-from web3 import Web3
-
-from onchain.build import load_artifact
-from onchain.testing import free_port
+from anvil_book import D1, D2, D3, Book
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_recon")]
-
-D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
-EPOCH = date(1970, 1, 1)
-AIDNAV = str(Path(sys.executable).parent / "aidnav")
-BALANCE_OF = [{"name": "balanceOf", "type": "function", "stateMutability": "view",
-               "inputs": [{"name": "a", "type": "address"}],
-               "outputs": [{"name": "", "type": "uint256"}]}]
-
-
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([AIDNAV, *args], env=env, capture_output=True, text=True, timeout=600)
-
-
-class Book:
-    def __init__(self, root: Path):
-        self.data = root / "data"
-        self.warehouse = self.data / "warehouse.duckdb"
-        self.env = {
-            **os.environ,
-            "AIDNAV_DATA_DIR": str(self.data),
-            "AIDNAV_RPC_URL": f"http://127.0.0.1:{free_port()}",
-            "DAGSTER_HOME": str(root / "dagster"),
-            "AIDNAV_WAREHOUSE": str(self.warehouse),
-            "GX_ANALYTICS_ENABLED": "false",
-        }
-        self.w3 = Web3(Web3.HTTPProvider(self.env["AIDNAV_RPC_URL"]))
-
-    def run(self, day: date) -> subprocess.CompletedProcess:
-        return _run(["run", "--date", day.isoformat()], self.env)
-
-    def addresses(self, role: str) -> list[str]:
-        rows = (self.data / "registry" / "addresses.csv").read_text().splitlines()
-        return [r.split(",")[2].lower() for r in rows if f",{role}," in r]
-
-    def latest_day(self) -> date | None:
-        oracle = self.w3.eth.contract(address=Web3.to_checksum_address(self.addresses("nav_oracle")[0]),
-                                      abi=load_artifact("NavOracle")["abi"])
-        number = oracle.functions.latestDay().call()
-        return None if number == 0 else date.fromordinal(EPOCH.toordinal() + number)
-
-    def last_block_before(self, moment: datetime) -> int:
-        number = self.w3.eth.block_number
-        while self.w3.eth.get_block(number)["timestamp"] >= moment.timestamp():
-            number -= 1
-        return number
-
-    def usdc_balance(self, holder: str, block: int) -> int:
-        usdc = self.w3.eth.contract(address=Web3.to_checksum_address(self.addresses("usdc")[0]),
-                                    abi=BALANCE_OF)
-        return usdc.functions.balanceOf(Web3.to_checksum_address(holder)).call(
-            block_identifier=block)
 
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory):
     b = Book(tmp_path_factory.mktemp("quality_recon"))
-    made = _run(["demo", "--no-run", "--days", "3", "--end-day", D3.isoformat(),
-                 "--scale", "0.05"], b.env)
+    made = b.make_demo()
     try:
         assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
         first = b.run(D1)
@@ -87,7 +28,7 @@ def book(tmp_path_factory: pytest.TempPathFactory):
         assert b.latest_day() == D1
         yield b
     finally:
-        _run(["chain", "down"], b.env)
+        b.chain_down()
 
 
 def test_a_deposit_lost_from_the_ingested_events_blocks_the_day(book: Book):
