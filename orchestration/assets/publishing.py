@@ -12,6 +12,10 @@ import dagster as dg
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ChainResource, WarehouseResource
 
+MARTS = ("fct_nav_daily", "fct_staker_rewards_daily", "fct_rewards_roots_daily",
+         "fct_deal_position_daily", "fct_asset_valuation_daily", "fct_gpu_operation_daily",
+         "fct_robot_operation_daily")
+
 
 class PublishConfig(dg.Config):
     dry_run: bool = False
@@ -21,8 +25,9 @@ class PublishConfig(dg.Config):
 
 @dg.asset(
     key=["onchain", "daily_publication"],
-    deps=[dg.AssetKey(["marts", "fct_nav_daily"]), dg.AssetKey(["marts", "fct_staker_rewards_daily"]),
-          dg.AssetKey(["marts", "fct_deal_position_daily"])],
+    # every mart, not only those read here: a blocking check failing on any of them (a
+    # valuation or telemetry mart feeding the NAV, the rewards roots) keeps the day off chain
+    deps=[dg.AssetKey(["marts", m]) for m in MARTS],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="publishing",

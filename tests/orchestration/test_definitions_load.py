@@ -11,6 +11,7 @@ from orchestration.definitions import defs
 MARTS = [
     "fct_gpu_operation_daily", "fct_robot_operation_daily", "fct_asset_valuation_daily",
     "fct_deal_position_daily", "fct_nav_daily", "fct_staker_rewards_daily",
+    "fct_rewards_roots_daily",
 ]
 
 
@@ -31,6 +32,17 @@ def test_publishing_sits_behind_a_blocking_check():
     assert graph.get_check_spec(check_key).blocking
     publication = graph.get(dg.AssetKey(["onchain", "daily_publication"]))
     assert dg.AssetKey(["marts", "fct_nav_daily"]) in publication.parent_keys
+
+
+def test_every_mart_check_stands_in_front_of_publishing():
+    # a blocking check only stops the assets downstream of the one it checks
+    graph = defs.resolve_asset_graph()
+    publication = graph.get(dg.AssetKey(["onchain", "daily_publication"]))
+    for mart in MARTS:
+        key = dg.AssetKey(["marts", mart])
+        assert key in publication.parent_keys, mart
+        assert any(c.asset_key == key and graph.get_check_spec(c).blocking
+                   for c in graph.asset_check_keys), mart
 
 
 def test_daily_job_is_partitioned_by_day():
