@@ -257,25 +257,124 @@ SUITES: dict[str, Suite] = {s.table: s for s in (
 )}
 
 
-def window_rows(con: duckdb.DuckDBPyConnection, suite: Suite, start: date, end: date) -> pd.DataFrame:
-    """The suite's rows for days start..end (inclusive); registry tables whole."""
+# Rows validated per great-expectations pass: a window larger than this (a long backfill,
+# a large fleet's telemetry) is validated in runs of whole days, so memory stays bounded
+# whatever the window. One day is never split, so per-day expectations stay exact.
+CHUNK_ROWS = 4_000_000
+
+
+def _columns(suite: Suite, expectations: list[Any], available: list[str]) -> list[str]:
+    """The columns the expectations and the failing-row keys read, in table order."""
+    wanted = set(suite.key_columns)
+    for e in expectations:
+        for attr in ("column", "column_A", "column_B"):
+            if getattr(e, attr, None):
+                wanted.add(getattr(e, attr))
+        wanted.update(getattr(e, "column_list", None) or [])
+    return [c for c in available if c in wanted] or available[:1]
+
+
+def _where(suite: Suite, start: date, end: date) -> tuple[str, list[Any]]:
     if suite.day_column is None:
-        return con.execute(f"select * from {suite.table}").df()
+        return "", []
+    if suite.day_column in ("day", "delivery_date"):
+        return f" where {suite.day_column} between ? and ?", [start, end]
     lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
     hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
-    if suite.day_column in ("day", "delivery_date"):
-        return con.execute(
-            f"select * from {suite.table} where {suite.day_column} between ? and ?", [start, end]
-        ).df()
-    return con.execute(
-        f"select * from {suite.table} where {suite.day_column} >= ? and {suite.day_column} < ?",
-        [lo, hi],
-    ).df()
+    return f" where {suite.day_column} >= ? and {suite.day_column} < ?", [lo, hi]
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.DataFrame:
+    """Rows as a compact DataFrame: strings dictionary-encoded (categoricals: a GPU id
+    repeated 1,440 times a day is stored once), decimals as floats (the suites test ranges
+    and sets, never exact sums), read in record batches so only the encoded rows are held."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    reader = con.sql(sql, params=params).to_arrow_reader(1_000_000)
+    batches = []
+    for batch in reader:
+        columns = []
+        for field, column in zip(batch.schema, batch.columns):
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+                column = pc.dictionary_encode(column)
+            elif pa.types.is_decimal(field.type):
+                column = pc.cast(column, pa.float64())
+            else:
+                # a copy: a column kept as it came would pin the whole batch's buffers
+                column = pa.concat_arrays([column])
+            columns.append(column)
+        batches.append(pa.RecordBatch.from_arrays(columns, names=batch.schema.names))
+    if not batches:
+        return con.execute(sql, params).df()
+    table = pa.Table.from_batches(batches).unify_dictionaries()
+    del batches
+    return table.to_pandas()
+
+
+def window_rows(con: duckdb.DuckDBPyConnection, suite: Suite, start: date, end: date,
+                columns: list[str] | None = None) -> pd.DataFrame:
+    """The suite's rows for days start..end (inclusive); registry tables whole."""
+    where, params = _where(suite, start, end)
+    select = ", ".join(columns) if columns else "*"
+    return _frame(con, f"select {select} from {suite.table}{where}", params)
+
+
+def _day_chunks(con: duckdb.DuckDBPyConnection, suite: Suite, start: date,
+                end: date) -> list[tuple[date, date]]:
+    """Consecutive runs of whole days holding about CHUNK_ROWS rows each."""
+    if suite.day_column is None:
+        return [(start, end)]
+    where, params = _where(suite, start, end)
+    day = suite.day_column if suite.day_column in ("day", "delivery_date") else \
+        f"cast(timezone('UTC', {suite.day_column}) as date)"
+    counts = dict(con.execute(f"select {day}, count(*) from {suite.table}{where} group by 1",
+                              params).fetchall())
+    chunks: list[tuple[date, date]] = []
+    first, rows, d = start, 0, start
+    while d <= end:
+        n = counts.get(d, 0)
+        if rows and rows + n > CHUNK_ROWS:
+            chunks.append((first, d - timedelta(days=1)))
+            first, rows = d, 0
+        rows += n
+        d += timedelta(days=1)
+    chunks.append((first, end))
+    return chunks
+
+
+def _merge(name: str, results: list[SuiteResult]) -> SuiteResult:
+    """One result for a window validated in chunks: a failing expectation's counts add up,
+    its samples and row keys are the first ones found."""
+    from quality.gx_runner import SAMPLE_SIZE, Failure
+
+    if len(results) == 1:
+        return results[0]
+    merged: dict[tuple[str, str | None], Failure] = {}
+    for result in results:
+        for f in result.failures:
+            key = (f.expectation, f.column)
+            if key not in merged:
+                merged[key] = f
+                continue
+            m = merged[key]
+            merged[key] = Failure(m.expectation, m.column,
+                                  m.unexpected_count + f.unexpected_count,
+                                  (m.sample_values + f.sample_values)[:SAMPLE_SIZE],
+                                  (m.rows + f.rows)[:20])
+    return SuiteResult(name=name, rows=sum(r.rows for r in results),
+                       evaluated=max(r.evaluated for r in results),
+                       failures=tuple(merged.values()))
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, start: date, end: date) -> SuiteResult:
     """Run the suite of `table` (e.g. 'raw.deals', 'marts.fct_nav_daily') on a window."""
     suite = SUITES[table]
-    df = window_rows(con, suite, start, end)
-    days = (end - start).days + 1
-    return run_suite(table.replace(".", "_"), df, suite.expectations(con, days), list(suite.key_columns))
+    available = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+    results = []
+    for lo, hi in _day_chunks(con, suite, start, end):
+        expectations = suite.expectations(con, (hi - lo).days + 1)
+        df = window_rows(con, suite, lo, hi, _columns(suite, expectations, available))
+        results.append(run_suite(table.replace(".", "_"), df, expectations,
+                                 list(suite.key_columns)))
+    return _merge(table.replace(".", "_"), results)
