@@ -52,19 +52,19 @@ def _suite_check(asset_key: list[str], table: str):
                     "uniqueness, freshness, registry references, allowed values).",
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        from quality.reporting import quarantine_failures, write_html_summary
+        from quality.gx_runner import data_docs
+        from quality.reporting import quarantine_failures
         from quality.suites import SUITES, validate_table
 
         days = run_days(context.run.tags)
         con = warehouse.connect()
         try:
-            result = validate_table(con, table, days[0], days[-1])
+            # the run's great-expectations Data Docs site: every suite of the run in one index
+            with data_docs(warehouse.settings().reports_dir / "quality" / context.run.run_id) as docs:
+                result = validate_table(con, table, days[0], days[-1])
             quarantined = quarantine_failures(con, result, table) if SUITES[table].raw else 0
         finally:
             con.close()
-        docs = write_html_summary(
-            warehouse.settings().reports_dir / "quality" / context.run.run_id / f"{table}.html",
-            f"{table} {days[0]} .. {days[-1]}", [result])
         problems = [f"{table}: {f.describe()}" for f in result.failures]
         failures = {f"{f.expectation} {f.column or ''}".strip(): {
             "unexpected_count": f.unexpected_count, "sample_values": list(f.sample_values),

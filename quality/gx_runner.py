@@ -2,18 +2,37 @@
 
 GX through SQLAlchemy on DuckDB is broken upstream, so every suite validates the
 partition's rows as a pandas DataFrame, in one ephemeral context per process.
+
+A run's validations can also go to great-expectations' own Data Docs: one local site per
+run directory (index.html, a page per validation and per suite). The site's validation
+results are kept as JSON under `<docs dir>/_gx/`, so every process of a run (Dagster runs
+each check in its own process) adds to the same index; a file lock orders their writes.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 SAMPLE_SIZE = 5
+DOCS_MAX_ROWS = 1000  # unexpected values / row keys kept per expectation in the Data Docs
 _CONTEXT: Any = None
+_LOCK = threading.RLock()  # the context and its stores are shared by the process's threads
+_SITES: OrderedDict[Path, _Site] = OrderedDict()  # docs dir -> its site, most recent last
+_MAX_SITES = 4
+_DOCS_DIR: ContextVar[Path | None] = ContextVar("aidnav_data_docs_dir", default=None)
 
 
 @dataclass(frozen=True)
@@ -42,16 +61,25 @@ class SuiteResult:
         return not self.failures
 
 
+@dataclass(frozen=True)
+class _Site:
+    tag: str
+    builder: Any          # great_expectations SiteBuilder, kept so its templates compile once
+    validations: Any      # ValidationResultsStore under <docs dir>/_gx/validations
+    expectations: Any     # ExpectationsStore under <docs dir>/_gx/expectations
+
+
 def _context() -> Any:
     global _CONTEXT
-    if _CONTEXT is None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        import great_expectations as gx
+    with _LOCK:
+        if _CONTEXT is None:
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+            import great_expectations as gx
 
-        ctx = gx.get_context(mode="ephemeral")
-        ctx.variables.progress_bars = {"globally": False}
-        _CONTEXT = ctx
-    return _CONTEXT
+            ctx = gx.get_context(mode="ephemeral")
+            ctx.variables.progress_bars = {"globally": False}
+            _CONTEXT = ctx
+        return _CONTEXT
 
 
 def _plain(value: Any) -> Any:
@@ -62,25 +90,63 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def run_suite(name: str, df: pd.DataFrame, expectations: list[Any], key_columns: list[str]) -> SuiteResult:
-    """Validate `df` against `expectations`; failures carry counts, samples and row keys."""
-    import great_expectations as gx
+def docs_index(docs_dir: Path) -> Path:
+    """Where the Data Docs site of `docs_dir` has its index page."""
+    return docs_dir / "index.html"
 
-    ctx = _context()
-    suffix = f"{name}_{len(ctx.suites.all())}"
-    source = ctx.data_sources.add_pandas(f"ds_{suffix}")
-    batch = source.add_dataframe_asset(f"a_{suffix}").add_batch_definition_whole_dataframe("all")
-    suite = ctx.suites.add(gx.ExpectationSuite(name=f"s_{suffix}"))
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    validation = ctx.validation_definitions.add(
-        gx.ValidationDefinition(name=f"v_{suffix}", data=batch, suite=suite)
-    )
+
+@contextmanager
+def data_docs(docs_dir: Path) -> Iterator[Path]:
+    """Within the block, every suite run by this thread (or task) without an explicit
+    `docs_dir` also goes to the Data Docs site at `docs_dir`; yields its index.html path."""
+    token = _DOCS_DIR.set(docs_dir)
+    try:
+        yield docs_index(docs_dir)
+    finally:
+        _DOCS_DIR.reset(token)
+
+
+def run_suite(name: str, df: pd.DataFrame, expectations: list[Any], key_columns: list[str],
+              docs_dir: Path | None = None) -> SuiteResult:
+    """Validate `df` against `expectations`; failures carry counts, samples and row keys.
+
+    With `docs_dir` (or inside `data_docs(...)`) the validation is added to that directory's
+    Data Docs site, under the suite name `name`."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    docs_dir = docs_dir if docs_dir is not None else _DOCS_DIR.get()
+    run_id = RunIdentifier(run_name=docs_dir.name if docs_dir is not None else None,
+                           run_time=datetime.now(timezone.utc))
     keys = [c for c in key_columns if c in df.columns]
     result_format: dict[str, Any] = {"result_format": "COMPLETE"}
     if keys and len(df):
         result_format["unexpected_index_column_names"] = keys
-    outcome = validation.run(batch_parameters={"dataframe": df}, result_format=result_format)
+    with _LOCK:
+        ctx = _context()
+        created: list[Any] = []
+        try:
+            source = ctx.data_sources.add_pandas(name)
+            created.append(lambda: ctx.data_sources.delete(name))
+            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+            suite = ctx.suites.add(gx.ExpectationSuite(name=name))
+            created.append(lambda: ctx.suites.delete(name))
+            for expectation in expectations:
+                suite.add_expectation(expectation)
+            validation = ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=batch, suite=suite))
+            created.append(lambda: ctx.validation_definitions.delete(name))
+            outcome = validation.run(batch_parameters={"dataframe": df},
+                                     result_format=result_format, run_id=run_id)
+            store = ctx.validation_results_store  # in memory: keep the process from growing
+            for key in store.list_keys():
+                if key.run_id == run_id:
+                    store.remove_key(key)
+        finally:
+            for delete in reversed(created):  # names are reused by the next run of the suite
+                delete()
+        if docs_dir is not None:
+            _add_to_data_docs(ctx, docs_dir, name, suite, outcome, run_id)
     failures = []
     for r in outcome.results:
         if r.success:
@@ -106,3 +172,106 @@ def run_suite(name: str, df: pd.DataFrame, expectations: list[Any], key_columns:
             ),
         ))
     return SuiteResult(name=name, rows=len(df), evaluated=len(outcome.results), failures=tuple(failures))
+
+
+# ---------------------------------------------------------------- Data Docs
+def _site(ctx: Any, docs_dir: Path) -> _Site:
+    """The process's handle on the site at `docs_dir`: two stores and a site builder."""
+    from great_expectations.render.renderer.site_builder import SiteBuilder
+
+    docs_dir = docs_dir.resolve()
+    if docs_dir in _SITES:
+        _SITES.move_to_end(docs_dir)
+        return _SITES[docs_dir]
+    tag = hashlib.sha256(str(docs_dir).encode()).hexdigest()[:16]
+
+    def files(sub: str) -> dict[str, Any]:
+        return {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir / sub)}
+
+    site = _Site(
+        tag=tag,
+        validations=ctx.add_store(f"validations_{tag}", {
+            "class_name": "ValidationResultsStore", "store_backend": files("_gx/validations")}),
+        expectations=ctx.add_store(f"expectations_{tag}", {
+            "class_name": "ExpectationsStore", "store_backend": files("_gx/expectations")}),
+        builder=SiteBuilder(
+            data_context=ctx,
+            store_backend=files("."),
+            site_name=f"quality {docs_dir.name}",
+            show_how_to_buttons=False,
+            site_section_builders={
+                "expectations": {"source_store_name": f"expectations_{tag}"},
+                "validations": {"source_store_name": f"validations_{tag}"},
+                "profiling": "None",
+            },
+        ),
+    )
+    _SITES[docs_dir] = site
+    while len(_SITES) > _MAX_SITES:
+        _, old = _SITES.popitem(last=False)
+        ctx.delete_store(f"validations_{old.tag}")
+        ctx.delete_store(f"expectations_{old.tag}")
+    return site
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` across processes (each check of a run is one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _for_docs(outcome: Any, name: str) -> Any:
+    """The validation result as the site shows it: suite `name`, lists of unexpected values
+    and row keys cut at DOCS_MAX_ROWS so a badly broken window still renders quickly."""
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+
+    results = []
+    for r in outcome.results:
+        res = dict(r.result or {})
+        for key in ("unexpected_list", "unexpected_index_list"):
+            if isinstance(res.get(key), list):
+                res[key] = res[key][:DOCS_MAX_ROWS]
+        res.pop("unexpected_index_query", None)  # the same row positions again, as text
+        results.append(ExpectationValidationResult(
+            success=r.success, expectation_config=r.expectation_config, result=res,
+            meta=r.meta, exception_info=r.exception_info))
+    meta = dict(outcome.meta)  # pages name the data asset from the batch spec
+    meta["batch_spec"] = {**dict(meta.get("batch_spec") or {}), "data_asset_name": name}
+    return ExpectationSuiteValidationResult(
+        success=outcome.success, results=results, suite_name=name,
+        suite_parameters=outcome.suite_parameters, statistics=outcome.statistics,
+        meta=meta, batch_id=outcome.batch_id)
+
+
+def _add_to_data_docs(ctx: Any, docs_dir: Path, name: str, suite: Any, outcome: Any,
+                      run_id: Any) -> Path:
+    """Store the validation under `docs_dir` and render its pages and the site's index."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    site = _site(ctx, docs_dir)
+    suite_key = ExpectationSuiteIdentifier(name=name)
+    key = ValidationResultIdentifier(suite_key, run_id, batch_identifier=name)
+    with _locked(docs_dir / "_gx" / ".lock"):
+        site.validations.set(key, _for_docs(outcome, name))
+        site.expectations.set(suite_key, suite)
+        # SiteBuilder.build, less its copy of the static assets (4 MB) on every call
+        for section in site.builder.site_section_builders.values():
+            section.build(resource_identifiers=[key, suite_key])
+        copied = docs_dir / "_gx" / "static_copied"
+        if not copied.exists():
+            site.builder.target_store.copy_static_assets()
+            copied.touch()
+        site.builder.site_index_builder.build()
+    return docs_index(docs_dir)

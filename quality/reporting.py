@@ -1,4 +1,8 @@
-"""Where suite failures go: the quarantine (raw data) and an HTML summary per run."""
+"""Where suite failures go: the quarantine (raw data) and a one-page HTML summary.
+
+The quality checks of a run write great-expectations Data Docs instead
+(`quality.gx_runner.data_docs`); the summary page stays for a quick, self-contained view.
+"""
 
 from __future__ import annotations
 
