@@ -1,20 +1,27 @@
-"""Benchmark the daily pipeline on a synthetic fleet sampled once a minute.
+"""Benchmark the daily job on a synthetic fleet sampled once a minute.
 
 `run_bench(gpus, robots, days, json_out)` writes a demo book (the demo generator with
 `sample_interval_s=60`, its scale chosen from `gpus`; the robot count follows the scale,
-`robots` is reported next to the count the book has) into a temporary data directory, then
-times each stage in this process:
+`robots` is reported next to the count the book has) into a temporary data directory,
+starts its own local anvil with the contracts and the book's on-chain history (none of
+this is timed), then runs the `daily_nav` job over the days exactly as an operator does
+(`aidnav run --start .. --end ..`, a Dagster run in its own process) and reads from the
+run's event log how long each stage took:
 
-- ingest: registry CSVs and every landing file into `raw` (signatures verified, records
-  checked, quarantine), the production loaders (`aidnav.replay.load_inputs`);
-- dbt: `dbt build` over the days (every model and dbt test);
-- checks: the NAV identity and the business flags of `quality.flags`;
-- publish: a dry run: the canonical NAV and rewards reports of every day written and
-  hashed (`write_day_reports`); no chain is involved, nothing is sent;
+- ingest: the registry and every landing file into `raw` (signatures verified, records
+  checked, quarantine) and the chain events read from the RPC node;
+- dbt: `dbt build` over the window (every model and dbt test);
+- checks: every asset check of the job (the expectation suites, the reconciliations
+  against the chain, the business flags and the pre-flight);
+- publish: the NAV and rewards root of every day posted to the local chain (real
+  transactions), then the exports and the HTML report;
 
-and a baseline: one hand-written DuckDB SQL script over the same landing files that
+`total` is the job's wall time, start-up and Dagster's own work included. Peak memory is
+the resident set size of the job's process and its children (dbt) together, sampled every
+50 ms; each stage reports the peak seen while its steps ran.
+
+The baseline is one hand-written DuckDB SQL script over the same landing files that
 produces the same day's NAV-shaped figure (see BASELINE_SQL for what it covers).
-Peak memory is the resident set size of this process, sampled every 20 ms per stage.
 """
 
 from __future__ import annotations
@@ -141,109 +148,209 @@ def baseline_nav(data_dir: Path, day: date, sample_interval_s: int = 60) -> tupl
         con.close()
 
 
+class _TreeRss:
+    """Samples the RSS of a process and all its descendants, with timestamps."""
+
+    def __init__(self, pid: int, interval_s: float = 0.05):
+        self.pid = pid
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, float]] = []  # (unix time, MB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree(self) -> list[int]:
+        parents: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        tree, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo += parents.get(pid, [])
+        return tree
+
+    def _rss(self) -> float:
+        total = 0.0
+        for pid in self._tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except OSError:
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self._rss()))
+            self._stop.wait(self.interval_s)
+
+    def start(self) -> "_TreeRss":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, windows: list[tuple[float, float]] | None = None) -> float:
+        values = [mb for t, mb in self.samples
+                  if windows is None or any(lo <= t <= hi for lo, hi in windows)]
+        return max(values, default=0.0)
+
+
+STAGES = ("ingest", "dbt", "checks", "publish")
+
+
+def stage_of(step_key: str, check_steps: set[str]) -> str:
+    """The bench stage a step of the `daily_nav` job belongs to."""
+    if step_key in check_steps or "suite_" in step_key:
+        return "checks"
+    if step_key.startswith(("raw", "registry", "ingest")):
+        return "ingest"
+    if "dbt" in step_key:
+        return "dbt"
+    return "publish"  # the publication, then the exports and the report
+
+
+def _step_windows(dagster_home: Path, run_id: str) -> tuple[dict[str, list[tuple[float, float]]],
+                                                              dict[str, str]]:
+    """Per stage, the (start, end) unix times of its steps, from the run's event log."""
+    import dagster as dg
+
+    from orchestration.checks import QUALITY_CHECKS
+
+    check_names = {spec.name for c in QUALITY_CHECKS for spec in c.check_specs}
+    windows: dict[str, list[tuple[float, float]]] = {k: [] for k in STAGES}
+    stage_by_step: dict[str, str] = {}
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        started: dict[str, float] = {}
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None or not entry.step_key:
+                continue
+            kind = event.event_type_value
+            if kind == "STEP_START":
+                started[entry.step_key] = entry.timestamp
+            elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and entry.step_key in started:
+                checks = {s for s in [entry.step_key] if any(n in s for n in check_names)}
+                stage = stage_of(entry.step_key, checks)
+                stage_by_step[entry.step_key] = stage
+                windows[stage].append((started[entry.step_key], entry.timestamp))
+    return windows, stage_by_step
+
+
+def _run_job(first: date, end: date, env: dict[str, str]) -> tuple[int, str, float, _TreeRss]:
+    """`aidnav run` over first..end in its own process; its output, wall time and RSS."""
+    import subprocess
+    import sys
+
+    aidnav = Path(sys.executable).parent / "aidnav"
+    cmd = [str(aidnav), "run", "--start", first.isoformat(), "--end", end.isoformat()]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    rss = _TreeRss(proc.pid).start()
+    output, _ = proc.communicate()
+    seconds = time.perf_counter() - t0
+    rss.stop()
+    return proc.returncode, output, seconds, rss
+
+
 def run_bench(gpus: int, robots: int, days: int, json_out: bool,
               work_dir: Path | None = None, keep: bool = False) -> dict[str, Any]:
-    """Synthesise, run every stage, print the table (and with `json_out` one JSON object
+    """Synthesise, run the daily job, print the table (and with `json_out` one JSON object
     on the last line); returns that object plus details."""
+    import os
+
     import duckdb
 
-    from aidnav.demo import generate_offchain
-    from aidnav.publication import write_day_reports
-    from aidnav.replay import load_inputs, run_dbt
-    from quality import flags
+    from aidnav.config import Settings
+    from aidnav.demo_runner import prepare_book
+    from onchain import anvil
+    from onchain.testing import free_port
 
     if gpus <= 0 or days <= 0:
         raise ValueError(f"bench: gpus and days must be positive, got gpus={gpus} days={days}")
     root = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="aidnav-bench-"))
     data_dir = root / "data"
-    warehouse = data_dir / "warehouse.duckdb"
     end = BENCH_END_DAY
-    window = [end - timedelta(days=days - 1 - i) for i in range(days)]
+    first = end - timedelta(days=days - 1)
+    settings = Settings(data_dir=data_dir, rpc_url=f"http://127.0.0.1:{free_port()}",
+                        chain_id=None)
+    dagster_home = root / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "AIDNAV_DATA_DIR": str(data_dir), "AIDNAV_RPC_URL": settings.rpc_url,
+           "AIDNAV_WAREHOUSE": str(settings.warehouse_path), "DAGSTER_HOME": str(dagster_home),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false"}
+    env.pop("AIDNAV_CHAIN_ID", None)
     scale = gpus / DEMO_GPUS_AT_SCALE_1
-    seconds: dict[str, float] = {}
-    peaks: dict[str, float] = {}
-    bar = tqdm(total=6, desc="bench", unit="stage", disable=json_out)
+    bar = tqdm(total=3, desc="bench", unit="stage", disable=json_out)
     try:
-        bar.set_postfix_str("synthesise")
-        book, seconds["synthesise"], peaks["synthesise"] = _timed(lambda: generate_offchain(
-            data_dir, end, days=days, sample_interval_s=60, progress=not json_out, scale=scale))
+        bar.set_postfix_str("synthesise the book and its chain")
+        t0 = time.perf_counter()
+        prepare_book(settings, days, end, scale=scale, sample_interval_s=60,
+                     progress=not json_out)
+        synthesise_s = time.perf_counter() - t0
         bar.update()
-        bar.set_postfix_str("ingest")
-        stats, seconds["ingest"], peaks["ingest"] = _timed(lambda: load_inputs(warehouse, data_dir))
-        bar.update()
-        bar.set_postfix_str("dbt")
-        _, seconds["dbt"], peaks["dbt"] = _timed(
-            lambda: run_dbt(warehouse, window[0], end, root / "dbt"))
-        bar.update()
-
-        def checks() -> list[str]:
-            con = duckdb.connect(str(warehouse))
-            try:
-                problems = [f"{d}: NAV identity" for d, ok in con.execute(
-                    "select day, gross_assets - fees_payable = nav_usd from marts.fct_nav_daily "
-                    "where day between ? and ?", [window[0], end]).fetchall() if not ok]
-                for flag in (flags.collateral_below_minimum, flags.deals_past_due,
-                             flags.assets_offline, flags.invoiced_hours_above_uptime):
-                    problems += [f"{flag.__name__}: {r}" for r in flag(con, window[0], end)]
-                return problems
-            finally:
-                con.close()
-
-        bar.set_postfix_str("checks")
-        problems, seconds["checks"], peaks["checks"] = _timed(checks)
-        bar.update()
-
-        def publish() -> list[str]:
-            con = duckdb.connect(str(warehouse))
-            try:
-                return [write_day_reports(con, data_dir / "reports", d)[1].sha256_hex
-                        for d in window]
-            finally:
-                con.close()
-
-        bar.set_postfix_str("publish (dry run)")
-        hashes, seconds["publish"], peaks["publish"] = _timed(publish)
+        bar.set_postfix_str(f"daily_nav {first} .. {end}")
+        rc, output, total, rss = _run_job(first, end, env)
+        if rc != 0:
+            raise RuntimeError(f"bench: the daily job failed (exit {rc}):\n{output[-4000:]}")
         bar.update()
         bar.set_postfix_str("baseline")
-        base, baseline_s, peaks["baseline"] = _timed(lambda: baseline_nav(data_dir, end))
+        base, baseline_s, baseline_peak = _timed(lambda: baseline_nav(data_dir, end))
         bar.update()
         bar.close()
 
-        con = duckdb.connect(str(warehouse))  # same configuration as in-process dbt's
-        try:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            run_id = _latest_run_id(dagster_home)
             rows = con.execute("select count(*) from raw.gpu_samples").fetchone()[0]
             n_gpus, n_robots = con.execute(
                 "select count(*) filter (where asset_type = 'gpu'), "
                 "count(*) filter (where asset_type = 'robot') from raw.assets").fetchone()
             nav = con.execute("select nav_usd from marts.fct_nav_daily where day = ?",
                               [end]).fetchone()
-        finally:
-            con.close()
+            posted = con.execute("select count(*) from marts.publications").fetchone()[0]
+        windows, stage_by_step = _step_windows(dagster_home, run_id)
     finally:
         bar.close()
+        anvil.stop(settings.chain_dir)
         if not keep and work_dir is None:
             shutil.rmtree(root, ignore_errors=True)
 
-    total = sum(seconds[k] for k in ("ingest", "dbt", "checks", "publish"))
+    seconds = {k: sum(hi - lo for lo, hi in windows[k]) for k in STAGES}
     seconds["total"] = total
+    peaks = {k: rss.peak(windows[k]) for k in STAGES}
     result: dict[str, Any] = {
         "gpus": int(n_gpus), "robots": int(n_robots), "days": days, "rows": int(rows),
-        "seconds": {k: round(seconds[k], 3) for k in ("ingest", "dbt", "checks", "publish",
-                                                      "total")},
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "baseline_seconds": round(baseline_s, 3),
         "ratio": round(total / baseline_s, 2) if baseline_s else None,
-        "peak_rss_mb": round(max(peaks[k] for k in ("ingest", "dbt", "checks", "publish")), 1),
+        "peak_rss_mb": round(rss.peak(), 1),
     }
     details = {
         "requested": {"gpus": gpus, "robots": robots}, "synthesise_seconds":
-        round(seconds["synthesise"], 3), "peak_rss_mb_by_stage": {k: round(v, 1) for k, v in
-                                                                  peaks.items()},
+        round(synthesise_s, 3), "peak_rss_mb_by_stage": {k: round(v, 1) for k, v in peaks.items()},
+        "baseline_peak_rss_mb": round(baseline_peak, 1),
+        "other_seconds": round(total - sum(seconds[k] for k in STAGES), 3),
         "nav_usd": str(nav[0]) if nav else None, "baseline_nav_like": str(base[0]),
-        "baseline_gpus": base[1], "baseline_samples": base[2], "flags": len(problems),
-        "report_hashes": hashes, "at": datetime.now(timezone.utc).isoformat(),
+        "baseline_gpus": base[1], "baseline_samples": base[2], "publications": int(posted),
+        "run_id": run_id, "steps": stage_by_step, "at": datetime.now(timezone.utc).isoformat(),
     }
     _print_table(result, details, json_out)
     return {**result, "details": details}
+
+
+def _latest_run_id(dagster_home: Path) -> str:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        return instance.get_runs(limit=1)[0].run_id
 
 
 def _print_table(result: dict[str, Any], details: dict[str, Any], json_out: bool) -> None:
@@ -253,10 +360,12 @@ def _print_table(result: dict[str, Any], details: dict[str, Any], json_out: bool
           f"{result['days']} day(s), {result['rows']:,} GPU samples; "
           f"synthesis {details['synthesise_seconds']:.1f} s (not counted)")
     print(f"{'stage':<18}{'seconds':>10}{'peak RSS MB':>14}")
-    for stage in ("ingest", "dbt", "checks", "publish"):
+    for stage in STAGES:
         print(f"{stage:<18}{result['seconds'][stage]:>10.2f}{peaks[stage]:>14.0f}")
-    print(f"{'pipeline total':<18}{result['seconds']['total']:>10.2f}{result['peak_rss_mb']:>14.0f}")
-    print(f"{'baseline SQL':<18}{result['baseline_seconds']:>10.2f}{peaks['baseline']:>14.0f}")
+    print(f"{'(start-up, other)':<18}{details['other_seconds']:>10.2f}")
+    print(f"{'job total':<18}{result['seconds']['total']:>10.2f}{result['peak_rss_mb']:>14.0f}")
+    print(f"{'baseline SQL':<18}{result['baseline_seconds']:>10.2f}"
+          f"{details['baseline_peak_rss_mb']:>14.0f}")
     print(f"ratio pipeline / baseline: {result['ratio']}x  (NAV {details['nav_usd']}; "
           f"baseline NAV-shaped figure {details['baseline_nav_like']}, "
           f"{details['baseline_samples']:,} samples)")

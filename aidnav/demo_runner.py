@@ -12,62 +12,22 @@ from datetime import date, timedelta
 from aidnav.config import Settings
 
 
-def _step(message: str) -> float:
-    print(f"==> {message}", flush=True)
+def _step(message: str, say=print) -> float:
+    say(f"==> {message}", flush=True)
     return time.monotonic()
 
 
-def _done(started: float) -> None:
-    print(f"    done in {time.monotonic() - started:.1f} s", flush=True)
+def _done(started: float, say=print) -> None:
+    say(f"    done in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def run_demo(
     settings: Settings, days: int, end_day: date, run_jobs: bool = True, scale: float = 1.0
 ) -> int:
-    from web3 import Web3
+    from aidnav.cli import print_summary, run_days
 
-    from aidnav.cli import _prepare_env, _rpc_port, print_summary, run_days
-    from aidnav.demo import drive_chain, generate_offchain, genesis_timestamp
-    from onchain import anvil
-    from onchain.deploy import ensure_deployed
-    from onchain.signer import LOCAL_CHAIN_ID, anvil_test_signer
-
-    _prepare_env(settings)
     first_day = end_day - timedelta(days=days - 1)
-
-    t = _step(f"demo book for {first_day} .. {end_day} in {settings.data_dir}")
-    book = generate_offchain(settings.data_dir, end_day=end_day, days=days, scale=scale)
-    _done(t)
-
-    t = _step(f"local chain at {settings.rpc_url}")
-    status = anvil.start(
-        settings.chain_dir / "anvil-state.json",
-        port=_rpc_port(settings),
-        timestamp=genesis_timestamp(first_day),
-        log_file=settings.chain_dir / "anvil.log",
-    )
-    print(f"    {status}")
-    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
-    chain_id = int(w3.eth.chain_id)
-    if chain_id != LOCAL_CHAIN_ID:
-        raise SystemExit(f"the demo drives only a local anvil chain (31337), not {chain_id}")
-    _done(t)
-
-    t = _step("contracts (deployed only where the chain lacks their code)")
-    addresses = ensure_deployed(w3, anvil_test_signer(0), settings.registry_dir, chain_id)
-    for role, address in sorted(addresses.items()):
-        print(f"    {role:<20} {address}")
-    _done(t)
-
-    t = _step("on-chain scenario: deposits, staking, funding, repayments, fees")
-    result = drive_chain(w3, settings.data_dir, book, addresses)
-    print(f"    {result}")
-    _done(t)
-
-    t = _step("GAIB incentive budget held by the rewards distributor")
-    print(f"    {fund_rewards_budget(w3, settings, addresses, days)}")
-    _done(t)
-
+    prepare_book(settings, days, end_day, scale)
     if not run_jobs:
         return 0
     day_list = [first_day + timedelta(days=i) for i in range(days)]
@@ -78,6 +38,58 @@ def run_demo(
     print()
     print_summary(settings, day_list)
     return 0 if outcome["success"] else 1
+
+
+def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.0,
+                 sample_interval_s: int = 3600, progress: bool = True) -> dict[str, str]:
+    """The demo book's files, its local chain, the contracts and the on-chain scenario:
+    everything a daily run needs, no day run yet. Returns the contract addresses."""
+    from web3 import Web3
+
+    from aidnav.cli import _prepare_env, _rpc_port
+    from aidnav.demo import drive_chain, generate_offchain, genesis_timestamp
+    from onchain import anvil
+    from onchain.deploy import ensure_deployed
+    from onchain.signer import LOCAL_CHAIN_ID, anvil_test_signer
+
+    say = print if progress else (lambda *args, **kwargs: None)
+    _prepare_env(settings)
+    first_day = end_day - timedelta(days=days - 1)
+
+    t = _step(f"demo book for {first_day} .. {end_day} in {settings.data_dir}", say)
+    book = generate_offchain(settings.data_dir, end_day=end_day, days=days, scale=scale,
+                             sample_interval_s=sample_interval_s, progress=progress)
+    _done(t, say)
+
+    t = _step(f"local chain at {settings.rpc_url}", say)
+    status = anvil.start(
+        settings.chain_dir / "anvil-state.json",
+        port=_rpc_port(settings),
+        timestamp=genesis_timestamp(first_day),
+        log_file=settings.chain_dir / "anvil.log",
+    )
+    say(f"    {status}")
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
+    chain_id = int(w3.eth.chain_id)
+    if chain_id != LOCAL_CHAIN_ID:
+        raise SystemExit(f"the demo drives only a local anvil chain (31337), not {chain_id}")
+    _done(t, say)
+
+    t = _step("contracts (deployed only where the chain lacks their code)", say)
+    addresses = ensure_deployed(w3, anvil_test_signer(0), settings.registry_dir, chain_id)
+    for role, address in sorted(addresses.items()):
+        say(f"    {role:<20} {address}")
+    _done(t, say)
+
+    t = _step("on-chain scenario: deposits, staking, funding, repayments, fees", say)
+    result = drive_chain(w3, settings.data_dir, book, addresses, progress=progress)
+    say(f"    {result}")
+    _done(t, say)
+
+    t = _step("GAIB incentive budget held by the rewards distributor", say)
+    say(f"    {fund_rewards_budget(w3, settings, addresses, days)}")
+    _done(t, say)
+    return addresses
 
 
 def fund_rewards_budget(w3, settings: Settings, addresses: dict[str, str], days: int) -> str:
