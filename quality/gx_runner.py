@@ -7,6 +7,8 @@ A run's validations can also go to great-expectations' own Data Docs: one local 
 run directory (index.html, a page per validation and per suite). The site's validation
 results are kept as JSON under `<docs dir>/_gx/`, so every process of a run (Dagster runs
 each check in its own process) adds to the same index; a file lock orders their writes.
+GX's pages load their styles and scripts from CDNs; so that a site reads offline, its index
+also lists the run's validations as plain HTML and each expectation's status is a word.
 """
 
 from __future__ import annotations
@@ -273,5 +275,107 @@ def _add_to_data_docs(ctx: Any, docs_dir: Path, name: str, suite: Any, outcome: 
         if not copied.exists():
             site.builder.target_store.copy_static_assets()
             copied.touch()
-        site.builder.site_index_builder.build()
+        _label_status_icons(docs_dir / _validation_page(name, run_id))
+        _, links = site.builder.site_index_builder.build()
+        _add_static_listing(docs_index(docs_dir), docs_dir.name, (links or {}).get(
+            "validations_links", []))
     return docs_index(docs_dir)
+
+
+# GX's pages take Bootstrap, jQuery and Font Awesome from CDNs, and the index's tables are
+# filled in by a script from them: offline the index lists nothing and the expectations'
+# status column is a blank icon. The validation pages' tables are plain HTML, so they only
+# get a status word; the index gets a server-rendered list of the run's validations.
+_ICONS = {
+    icon: f'{icon} <span class="aidnav-status">{word}</span>'
+    for icon, word in (('<i class="fas fa-check-circle text-success" ></i>', "passed"),
+                       ('<i class="fas fa-times text-danger" ></i>', "failed"))
+}
+_LISTING_ID = "aidnav-run-validations"
+
+
+def _validation_page(name: str, run_id: Any) -> Path:
+    """The validation's page within the site, laid out as GX's HtmlSiteStore writes it."""
+    return Path("validations", *name.split("."), *run_id.to_tuple(), f"{name}.html")
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _label_status_icons(page: Path) -> None:
+    """Put a word next to each expectation's pass/fail icon on `page`."""
+    if not page.is_file():
+        return
+    text = page.read_text(encoding="utf-8")
+    labelled = text
+    for icon, with_word in _ICONS.items():
+        labelled = labelled.replace(icon, with_word)
+    if labelled != text:
+        _write(page, labelled)
+
+
+def _utc(moment: Any) -> str:
+    if not isinstance(moment, datetime):
+        return "" if moment is None else str(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _listing(run_name: str, links: list[dict[str, Any]]) -> str:
+    """The run's validations as a plain HTML table: failed first, then by suite and time."""
+    from html import escape
+
+    rows = sorted(links, key=lambda link: (link.get("validation_success") is not False,
+                                           str(link.get("expectation_suite_name")),
+                                           _utc(link.get("run_time"))))
+    failed = sum(1 for link in rows if link.get("validation_success") is False)
+    body = []
+    for link in rows:
+        ok = link.get("validation_success")
+        status = "Passed" if ok else ("Failed" if ok is False else "Unknown")
+        colour = "#1b7f3b" if ok else "#b00020"
+        suite = escape(str(link.get("expectation_suite_name")))
+        page = escape(str(link.get("filepath")), quote=True)
+        suite_page = link.get("expectation_suite_filepath")
+        suite_cell = (f'<a href="{escape(str(suite_page), quote=True)}">{suite}</a>'
+                      if suite_page else suite)
+        body.append(
+            f'<tr class="aidnav-{status.lower()}">'
+            f'<td style="color:{colour};font-weight:bold">{status}</td>'
+            f'<td><a href="{page}">{suite}</a></td>'
+            f'<td>{escape(str(link.get("asset_name") or ""))}</td>'
+            f'<td>{escape(_utc(link.get("run_time")))}</td>'
+            f'<td>{suite_cell}</td></tr>')
+    cell = "border:1px solid #ccc;padding:2px 8px;text-align:left"
+    return (
+        f'<div id="{_LISTING_ID}" class="col-12 mb-4">'
+        f"<style>#{_LISTING_ID} td, #{_LISTING_ID} th {{{cell}}}</style>"
+        f"<h2>Validations of run {escape(run_name)}</h2>"
+        f"<p>{len(rows)} validation(s): {failed} failed, {len(rows) - failed} passed.</p>"
+        '<table style="border-collapse:collapse">'
+        "<thead><tr><th>Status</th><th>Validation</th><th>Data asset</th>"
+        "<th>Run time</th><th>Expectation suite</th></tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>\n")
+
+
+def _add_static_listing(index: Path, run_name: str, links: list[dict[str, Any]]) -> None:
+    """Put the run's validations into GX's index page as HTML that needs no script."""
+    from html import escape
+
+    page = index.read_text(encoding="utf-8") if index.is_file() else ""
+    listing = _listing(run_name, links)
+    tabs = page.rfind("<div", 0, max(page.find("ge-index-page-tabs-container"), 0))
+    body = page.find(">", page.find("<body")) + 1 if "<body" in page else 0
+    if tabs >= 0:  # above GX's tabs (whose tables its script fills in when online)
+        page = page[:tabs] + listing + page[tabs:]
+    elif body:
+        page = page[:body] + listing + page[body:]
+    else:  # GX rendered nothing: the listing alone is the index
+        page = ('<!DOCTYPE html><html><head><meta charset="utf-8">'
+                f"<title>quality {escape(run_name)}</title></head>"
+                f"<body>{listing}</body></html>\n")
+    _write(index, page)
