@@ -1,12 +1,12 @@
 """Benchmark the daily job on a synthetic fleet sampled once a minute.
 
 `run_bench(gpus, robots, days, json_out)` writes a demo book (the demo generator with
-`sample_interval_s=60`, its scale chosen from `gpus`; the robot count follows the scale,
-`robots` is reported next to the count the book has) into a temporary data directory,
-starts its own local anvil with the contracts and the book's on-chain history (none of
-this is timed), then runs the `daily_nav` job over the days exactly as an operator does
-(`aidnav run --start .. --end ..`, a Dagster run in its own process) and reads from the
-run's event log how long each stage took:
+`sample_interval_s=60` unless told otherwise, its scale chosen from `gpus`; the robot
+count follows the scale, `robots` is reported next to the count the book has) into a
+temporary data directory, starts its own local anvil with the contracts and the book's
+on-chain history (none of this is timed), then runs the `daily_nav` job over the days
+exactly as an operator does (`aidnav run --start .. --end ..`, a Dagster run in its own
+process) and reads from the run's event log how long each stage took:
 
 - ingest: the registry and every landing file into `raw` (signatures verified, records
   checked, quarantine) and the chain events read from the RPC node;
@@ -262,7 +262,8 @@ def _run_job(first: date, end: date, env: dict[str, str]) -> tuple[int, str, flo
 
 
 def run_bench(gpus: int, robots: int, days: int, json_out: bool,
-              work_dir: Path | None = None, keep: bool = False) -> dict[str, Any]:
+              work_dir: Path | None = None, keep: bool = False,
+              sample_interval_s: int = 60) -> dict[str, Any]:
     """Synthesise, run the daily job, print the table (and with `json_out` one JSON object
     on the last line); returns that object plus details."""
     import os
@@ -293,7 +294,7 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
     try:
         bar.set_postfix_str("synthesise the book and its chain")
         t0 = time.perf_counter()
-        prepare_book(settings, days, end, scale=scale, sample_interval_s=60,
+        prepare_book(settings, days, end, scale=scale, sample_interval_s=sample_interval_s,
                      progress=not json_out)
         synthesise_s = time.perf_counter() - t0
         bar.update()
@@ -303,7 +304,8 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
             raise RuntimeError(f"bench: the daily job failed (exit {rc}):\n{output[-4000:]}")
         bar.update()
         bar.set_postfix_str("baseline")
-        base, baseline_s, baseline_peak = _timed(lambda: baseline_nav(data_dir, end))
+        base, baseline_s, baseline_peak = _timed(
+            lambda: baseline_nav(data_dir, end, sample_interval_s))
         bar.update()
         bar.close()
 
@@ -334,7 +336,8 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
         "peak_rss_mb": round(rss.peak(), 1),
     }
     details = {
-        "requested": {"gpus": gpus, "robots": robots}, "synthesise_seconds":
+        "requested": {"gpus": gpus, "robots": robots},
+        "sample_interval_s": sample_interval_s, "synthesise_seconds":
         round(synthesise_s, 3), "peak_rss_mb_by_stage": {k: round(v, 1) for k, v in peaks.items()},
         "baseline_peak_rss_mb": round(baseline_peak, 1),
         "other_seconds": round(total - sum(seconds[k] for k in STAGES), 3),

@@ -240,7 +240,8 @@ def cmd_rewards_proof(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from aidnav.bench import run_bench
 
-    run_bench(args.gpus, args.robots, args.days, args.json)
+    run_bench(args.gpus, args.robots, args.days, args.json,
+              sample_interval_s=args.sample_interval_s)
     return 0
 
 
@@ -305,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--gpus", type=int, default=1000)
     bench.add_argument("--robots", type=int, default=100)
     bench.add_argument("--days", type=int, default=1)
+    bench.add_argument("--sample-interval-s", type=int, default=60,
+                       help="seconds between a GPU's samples (DATA_CONTRACTS: 60)")
     bench.add_argument("--json", action="store_true",
                        help="print one JSON object as the last line")
     bench.set_defaults(func=cmd_bench)

@@ -8,6 +8,7 @@ Every statement is idempotent (`create ... if not exists`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -94,6 +95,9 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
+    # the same ceiling as dbt's (dbt_project/profiles.yml): DuckDB spills above it. A SET,
+    # not a connection config, so other connections to the file need not repeat it.
+    con.execute("set memory_limit = ?", [os.environ.get("AIDNAV_DUCKDB_MEMORY_LIMIT", "2GB")])
     if not read_only:
         con.execute(RAW_DDL)
     return con

@@ -377,4 +377,17 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, start: date, end:
         df = window_rows(con, suite, lo, hi, _columns(suite, expectations, available))
         results.append(run_suite(table.replace(".", "_"), df, expectations,
                                  list(suite.key_columns)))
+        del df
+        _release_memory()
     return _merge(table.replace(".", "_"), results)
+
+
+def _release_memory() -> None:
+    """Hand a validated chunk's memory back to the system: Arrow's pool keeps freed blocks
+    otherwise, and the job's process would hold a large day's frame through dbt."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
