@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -61,12 +63,13 @@ def _rpc_port(settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------- run
-def run_days(days: list[date], settings: Settings) -> dict:
+def run_days(days: list[date], settings: Settings, progress: bool | None = None) -> dict:
     """Run the `daily_nav` job over consecutive days through Dagster (runs show in the UI).
 
     One day is one partition run; several days are one single-run backfill over their
     range, exactly what the UI launches: models built once for the window, then each
-    day published in order.
+    day published in order. With `progress` (default: when stderr is a terminal) a bar
+    follows the run's steps as they finish.
     """
     _prepare_env(settings)
     import dagster as dg
@@ -75,23 +78,19 @@ def run_days(days: list[date], settings: Settings) -> dict:
 
     job = defs.resolve_job_def("daily_nav")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if len(days) == 1:
+        target: dict = {"partition_key": days[0].isoformat()}
+    else:
+        target = {"tags": {"dagster/asset_partition_range_start": days[0].isoformat(),
+                           "dagster/asset_partition_range_end": days[-1].isoformat()}}
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        if len(days) == 1:
-            result = job.execute_in_process(
-                partition_key=days[0].isoformat(), instance=instance, raise_on_error=False,
-                run_config=quiet,
-            )
-        else:
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config=quiet,
-                tags={
-                    "dagster/asset_partition_range_start": days[0].isoformat(),
-                    "dagster/asset_partition_range_end": days[-1].isoformat(),
-                },
-            )
+        label = f"daily_nav {days[0]}" + (f" .. {days[-1]}" if len(days) > 1 else "")
+        enabled = sys.stderr.isatty() if progress is None else progress
+        run_id = str(uuid.uuid4())  # known before the run starts, for the progress bar
+        with StepProgress(instance, run_id, len(job.graph.nodes), label, enabled):
+            result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                            run_config=quiet, run_id=run_id, **target)
     outcome = {
         "days": days, "success": result.success, "run_id": result.run_id,
         "seconds": time.monotonic() - started,
@@ -108,6 +107,52 @@ def run_days(days: list[date], settings: Settings) -> dict:
                     print(f"  check {evaluation.check_name} failed: {evaluation.description}",
                           file=sys.stderr)
     return outcome
+
+
+class StepProgress:
+    """A progress bar over the steps of the run this process is executing: a thread reads
+    the run's step events from the instance while the run goes on."""
+
+    def __init__(self, instance, run_id: str, total: int, label: str, enabled: bool = True,
+                 interval_s: float = 0.5):
+        self.instance, self.run_id, self.total, self.label = instance, run_id, total, label
+        self.enabled, self.interval_s = enabled, interval_s
+        self.steps_done: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _poll(self, bar) -> None:
+        import dagster as dg
+
+        records = self.instance.get_records_for_run(
+            self.run_id, of_type={dg.DagsterEventType.STEP_SUCCESS,
+                                  dg.DagsterEventType.STEP_FAILURE,
+                                  dg.DagsterEventType.STEP_SKIPPED}).records
+        for record in records[len(self.steps_done):]:
+            step = record.event_log_entry.step_key or "?"
+            self.steps_done.append(step)
+            bar.set_postfix_str(step[:48], refresh=False)
+            bar.update()
+
+    def _run(self) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.total, desc=self.label, unit="step", disable=not self.enabled,
+                   mininterval=0.5)
+        try:
+            while not self._stop.wait(self.interval_s):
+                self._poll(bar)
+            self._poll(bar)
+        finally:
+            bar.close()
+
+    def __enter__(self) -> "StepProgress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
