@@ -12,7 +12,9 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from aidnav.config import REPO_ROOT, Settings, load_settings
 
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# AIDNAV_DBT_PROJECT_DIR runs the job against another copy of the dbt project (its own
+# profiles.yml and target/), e.g. a patched copy in a test; default: the repository's.
+DBT_PROJECT_DIR = Path(os.environ.get("AIDNAV_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project")
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -50,8 +52,8 @@ def ensure_manifest(project: DbtProject) -> Path:
     """`make install` parses the project; this covers a checkout where it has not run yet."""
     if not project.manifest_path.exists():
         subprocess.run(
-            [_dbt_executable(), "parse", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)],
-            cwd=DBT_PROJECT_DIR,
+            [_dbt_executable(), "parse", "--quiet", "--profiles-dir", str(project.profiles_dir)],
+            cwd=project.project_dir,
             check=True,
             env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         )
