@@ -301,7 +301,9 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
         bar.set_postfix_str(f"daily_nav {first} .. {end}")
         rc, output, total, rss = _run_job(first, end, env)
         if rc != 0:
-            raise RuntimeError(f"bench: the daily job failed (exit {rc}):\n{output[-4000:]}")
+            causes = [line for line in output.splitlines() if "fail" in line.lower()]
+            raise RuntimeError(f"bench: the daily job failed (exit {rc}):\n"
+                               + "\n".join(causes[:40] or output.splitlines()[-40:]))
         bar.update()
         bar.set_postfix_str("baseline")
         base, baseline_s, baseline_peak = _timed(

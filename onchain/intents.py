@@ -254,6 +254,7 @@ def settle(
     timeout_s: float = 300.0,
     poll_s: float = 0.1,
     max_replacements: int = 3,
+    receipt_grace_s: float = 5.0,
 ) -> TxReceipt | None:
     """Wait until one attempt of `intent` is mined (its receipt, closed `mined` or
     `reverted`) or its nonce is used by another transaction (None, closed `dropped`).
@@ -261,6 +262,7 @@ def settle(
     Raises `TransactionPending` after `timeout_s` with the intent still open.
     """
     deadline = time.monotonic() + timeout_s
+    nonce_used_at: float | None = None
     while True:
         for attempt in reversed(intent.attempts):
             receipt = _receipt(w3, attempt.tx_hash)
@@ -272,8 +274,14 @@ def settle(
         used = int(with_retries(
             lambda: w3.eth.get_transaction_count(intent.sender, "latest"), "nonce"))  # type: ignore[arg-type]
         if used > intent.nonce:
-            # mined between the two reads? look once more before giving the nonce up
+            # a node can count the nonce a moment before it serves the receipt of the
+            # transaction that used it (anvil does, under load): only a nonce used for
+            # `receipt_grace_s` with no receipt for any attempt means another transaction
             if any(_receipt(w3, a.tx_hash) is not None for a in intent.attempts):
+                continue
+            nonce_used_at = nonce_used_at or time.monotonic()
+            if time.monotonic() - nonce_used_at < receipt_grace_s:
+                time.sleep(poll_s)
                 continue
             ledger.record_outcome(intent.key, "dropped")
             log.warning("%s: nonce %d was used by another transaction; %s dropped",
