@@ -285,6 +285,7 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
                         chain_id=None)
     dagster_home = root / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").touch()  # the defaults: storage under dagster_home
     env = {**os.environ, "AIDNAV_DATA_DIR": str(data_dir), "AIDNAV_RPC_URL": settings.rpc_url,
            "AIDNAV_WAREHOUSE": str(settings.warehouse_path), "DAGSTER_HOME": str(dagster_home),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false"}
