@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -75,3 +77,22 @@ class Book:
                                     abi=BALANCE_OF)
         return usdc.functions.balanceOf(Web3.to_checksum_address(holder)).call(
             block_identifier=block)
+
+
+@contextmanager
+def book_with_d1_posted(root: Path,
+                        before_d1: Callable[[Book], None] | None = None) -> Iterator[Book]:
+    """The demo book on its own anvil with D1 run and posted (after `before_d1`, which may
+    hold deliveries back); its anvil is stopped on the way out."""
+    book = Book(root)
+    made = book.make_demo()
+    try:
+        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+        if before_d1 is not None:
+            before_d1(book)
+        first = book.run(D1)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert book.latest_day() == D1
+        yield book
+    finally:
+        book.chain_down()

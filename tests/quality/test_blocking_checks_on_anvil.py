@@ -9,31 +9,27 @@ import json
 import shutil
 
 import pytest
-from anvil_book import D1, D2, D3, Book
+from anvil_book import D1, D2, D3, Book, book_with_d1_posted
 
 # The tests share one book; each one leaves it as it found it (or, for the override test,
 # with D2 posted), so their order does not matter.
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_e2e")]
 
 
+def _deliver_one_node_on_d3(b: Book) -> None:
+    # a telemetry delivery fault on D3: all but one node's batches never arrive
+    nodes = sorted((b.data / "landing" / "gpu_telemetry" / D3.isoformat()).iterdir())
+    held = b.data.parent / "held_back"
+    held.mkdir()
+    for node in nodes[1:]:
+        shutil.move(str(node), held / node.name)
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory):
-    b = Book(tmp_path_factory.mktemp("quality_e2e"))
-    made = b.make_demo()
-    try:
-        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-        # a telemetry delivery fault on D3: all but one node's batches never arrive
-        nodes = sorted((b.data / "landing" / "gpu_telemetry" / D3.isoformat()).iterdir())
-        held = b.data.parent / "held_back"
-        held.mkdir()
-        for node in nodes[1:]:
-            shutil.move(str(node), held / node.name)
-        first = b.run(D1)
-        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-        assert b.latest_day() == D1
+    with book_with_d1_posted(tmp_path_factory.mktemp("quality_e2e"),
+                             _deliver_one_node_on_d3) as b:
         yield b
-    finally:
-        b.chain_down()
 
 
 def test_a_large_move_is_blocked_then_posts_with_an_audited_override(book: Book):

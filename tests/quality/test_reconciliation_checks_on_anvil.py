@@ -12,23 +12,15 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-from anvil_book import D1, D2, D3, Book
+from anvil_book import D1, D2, D3, Book, book_with_d1_posted
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_recon")]
 
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory):
-    b = Book(tmp_path_factory.mktemp("quality_recon"))
-    made = b.make_demo()
-    try:
-        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-        first = b.run(D1)
-        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-        assert b.latest_day() == D1
+    with book_with_d1_posted(tmp_path_factory.mktemp("quality_recon")) as b:
         yield b
-    finally:
-        b.chain_down()
 
 
 def test_a_deposit_lost_from_the_ingested_events_blocks_the_day(book: Book):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from anvil_book import D1, D2, D3, Book, run_aidnav
+from anvil_book import D1, D2, D3, Book, book_with_d1_posted, run_aidnav
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_suites")]
 
@@ -36,21 +36,17 @@ MARTS = ("fct_nav_daily", "fct_deal_position_daily", "fct_gpu_operation_daily",
 HELD_BACK = "held_back_gpu_telemetry"
 
 
+def _hold_back_d3_telemetry(b: Book) -> None:
+    # the node agents' D3 deliveries never arrive (the freshness test runs D3)
+    shutil.move(str(b.data / "landing" / "gpu_telemetry" / D3.isoformat()),
+                b.data.parent / HELD_BACK)
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Book]:
-    b = Book(tmp_path_factory.mktemp("quality_suites"))
-    made = b.make_demo()
-    try:
-        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-        # the node agents' D3 deliveries never arrive (the freshness test runs D3)
-        shutil.move(str(b.data / "landing" / "gpu_telemetry" / D3.isoformat()),
-                    b.data.parent / HELD_BACK)
-        first = b.run(D1)
-        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-        assert b.latest_day() == D1
+    with book_with_d1_posted(tmp_path_factory.mktemp("quality_suites"),
+                             _hold_back_d3_telemetry) as b:
         yield b
-    finally:
-        b.chain_down()
 
 
 @pytest.fixture(scope="module")
