@@ -206,11 +206,12 @@ class _TreeRss:
 STAGES = ("ingest", "dbt", "checks", "publish")
 
 
-def stage_of(step_key: str, check_steps: set[str]) -> str:
-    """The bench stage a step of the `daily_nav` job belongs to."""
-    if step_key in check_steps or "suite_" in step_key:
+def stage_of(step_key: str, check_names: set[str]) -> str:
+    """The bench stage a step of the `daily_nav` job belongs to: a check's step key is its
+    asset's key then the check's name (`marts__fct_nav_daily_nav_ready_to_publish`)."""
+    if any(step_key.endswith("_" + name) for name in check_names):
         return "checks"
-    if step_key.startswith(("raw", "registry", "ingest")):
+    if step_key.startswith(("raw", "registry")):
         return "ingest"
     if "dbt" in step_key:
         return "dbt"
@@ -237,8 +238,7 @@ def _step_windows(dagster_home: Path, run_id: str) -> tuple[dict[str, list[tuple
             if kind == "STEP_START":
                 started[entry.step_key] = entry.timestamp
             elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and entry.step_key in started:
-                checks = {s for s in [entry.step_key] if any(n in s for n in check_names)}
-                stage = stage_of(entry.step_key, checks)
+                stage = stage_of(entry.step_key, check_names)
                 stage_by_step[entry.step_key] = stage
                 windows[stage].append((started[entry.step_key], entry.timestamp))
     return windows, stage_by_step
