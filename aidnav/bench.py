@@ -92,11 +92,15 @@ select (select sum(least(principal, collateral)) from per_deal)
 """
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def _rss_mb(pid: int | str = "self") -> float:
+    """Resident set size of a process in MB (0 when it has gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
@@ -174,15 +178,7 @@ class _TreeRss:
         return tree
 
     def _rss(self) -> float:
-        total = 0.0
-        for pid in self._tree():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) / 1024
-            except OSError:
-                continue
-        return total
+        return sum(_rss_mb(pid) for pid in self._tree())
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -218,9 +214,10 @@ def stage_of(step_key: str, check_names: set[str]) -> str:
     return "publish"  # the publication, then the exports and the report
 
 
-def _step_windows(dagster_home: Path, run_id: str) -> tuple[dict[str, list[tuple[float, float]]],
-                                                              dict[str, str]]:
-    """Per stage, the (start, end) unix times of its steps, from the run's event log."""
+def _step_windows(dagster_home: Path) -> tuple[str, dict[str, list[tuple[float, float]]],
+                                               dict[str, str]]:
+    """The job's run (the only one in the bench's Dagster home): its id, and per stage the
+    (start, end) unix times of its steps, from its event log."""
     import dagster as dg
 
     from orchestration.checks import QUALITY_CHECKS
@@ -229,6 +226,7 @@ def _step_windows(dagster_home: Path, run_id: str) -> tuple[dict[str, list[tuple
     windows: dict[str, list[tuple[float, float]]] = {k: [] for k in STAGES}
     stage_by_step: dict[str, str] = {}
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run_id = instance.get_runs(limit=1)[0].run_id
         started: dict[str, float] = {}
         for entry in instance.all_logs(run_id):
             event = entry.dagster_event
@@ -241,7 +239,7 @@ def _step_windows(dagster_home: Path, run_id: str) -> tuple[dict[str, list[tuple
                 stage = stage_of(entry.step_key, check_names)
                 stage_by_step[entry.step_key] = stage
                 windows[stage].append((started[entry.step_key], entry.timestamp))
-    return windows, stage_by_step
+    return run_id, windows, stage_by_step
 
 
 def _run_job(first: date, end: date, env: dict[str, str]) -> tuple[int, str, float, _TreeRss]:
@@ -313,7 +311,6 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
         bar.close()
 
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            run_id = _latest_run_id(dagster_home)
             rows = con.execute("select count(*) from raw.gpu_samples").fetchone()[0]
             n_gpus, n_robots = con.execute(
                 "select count(*) filter (where asset_type = 'gpu'), "
@@ -321,7 +318,7 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
             nav = con.execute("select nav_usd from marts.fct_nav_daily where day = ?",
                               [end]).fetchone()
             posted = con.execute("select count(*) from marts.publications").fetchone()[0]
-        windows, stage_by_step = _step_windows(dagster_home, run_id)
+        run_id, windows, stage_by_step = _step_windows(dagster_home)
     finally:
         bar.close()
         anvil.stop(settings.chain_dir)
@@ -350,13 +347,6 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
     }
     _print_table(result, details, json_out)
     return {**result, "details": details}
-
-
-def _latest_run_id(dagster_home: Path) -> str:
-    import dagster as dg
-
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        return instance.get_runs(limit=1)[0].run_id
 
 
 def _print_table(result: dict[str, Any], details: dict[str, Any], json_out: bool) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 SAMPLE_SIZE = 5
+ROW_KEYS = 20  # failing rows whose keys a Failure keeps
 DOCS_MAX_ROWS = 1000  # unexpected values / row keys kept per expectation in the Data Docs
 _CONTEXT: Any = None
 _LOCK = threading.RLock()  # the context and its stores are shared by the process's threads
@@ -43,7 +44,7 @@ class Failure:
     column: str | None
     unexpected_count: int
     sample_values: tuple[Any, ...]
-    rows: tuple[dict[str, Any], ...]  # the key columns of the failing rows (up to 20)
+    rows: tuple[dict[str, Any], ...]  # the key columns of the failing rows (up to ROW_KEYS)
 
     def describe(self) -> str:
         where = f" on {self.column}" if self.column else ""
@@ -170,7 +171,7 @@ def run_suite(name: str, df: pd.DataFrame, expectations: list[Any], key_columns:
             sample_values=tuple(_plain(v) for v in list(unexpected)[:SAMPLE_SIZE]),
             rows=tuple(
                 {k: _plain(v) for k, v in row.items()} if isinstance(row, dict) else {"index": _plain(row)}
-                for row in index_rows[:20]
+                for row in index_rows[:ROW_KEYS]
             ),
         ))
     return SuiteResult(name=name, rows=len(df), evaluated=len(outcome.results), failures=tuple(failures))

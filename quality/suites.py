@@ -305,9 +305,8 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.Da
                 column = pa.concat_arrays([column])
             columns.append(column)
         batches.append(pa.RecordBatch.from_arrays(columns, names=batch.schema.names))
-    if not batches:
-        return con.execute(sql, params).df()
-    table = pa.Table.from_batches(batches).unify_dictionaries()
+    table = pa.Table.from_batches(batches, schema=None if batches else reader.schema)
+    table = table.unify_dictionaries()
     del batches
     return table.to_pandas()
 
@@ -346,7 +345,7 @@ def _day_chunks(con: duckdb.DuckDBPyConnection, suite: Suite, start: date,
 def _merge(name: str, results: list[SuiteResult]) -> SuiteResult:
     """One result for a window validated in chunks: a failing expectation's counts add up,
     its samples and row keys are the first ones found."""
-    from quality.gx_runner import SAMPLE_SIZE, Failure
+    from quality.gx_runner import ROW_KEYS, SAMPLE_SIZE, Failure
 
     if len(results) == 1:
         return results[0]
@@ -361,7 +360,7 @@ def _merge(name: str, results: list[SuiteResult]) -> SuiteResult:
             merged[key] = Failure(m.expectation, m.column,
                                   m.unexpected_count + f.unexpected_count,
                                   (m.sample_values + f.sample_values)[:SAMPLE_SIZE],
-                                  (m.rows + f.rows)[:20])
+                                  (m.rows + f.rows)[:ROW_KEYS])
     return SuiteResult(name=name, rows=sum(r.rows for r in results),
                        evaluated=max(r.evaluated for r in results),
                        failures=tuple(merged.values()))
