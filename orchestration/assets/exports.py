@@ -6,16 +6,9 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.assets.publishing import MART_KEYS
 from orchestration.partitions import daily_partitions
 from orchestration.resources import WarehouseResource
-
-MART_KEYS = [
-    dg.AssetKey(["marts", m]) for m in (
-        "fct_gpu_operation_daily", "fct_robot_operation_daily", "fct_asset_valuation_daily",
-        "fct_deal_position_daily", "fct_nav_daily", "fct_staker_rewards_daily",
-        "fct_rewards_roots_daily",
-    )
-]
 
 
 def _days(context: dg.AssetExecutionContext) -> list[date]:

@@ -9,12 +9,12 @@ from datetime import date
 
 import dagster as dg
 
+from aidnav.replay import MART_EXPORTS
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ChainResource, WarehouseResource
 
-MARTS = ("fct_nav_daily", "fct_staker_rewards_daily", "fct_rewards_roots_daily",
-         "fct_deal_position_daily", "fct_asset_valuation_daily", "fct_gpu_operation_daily",
-         "fct_robot_operation_daily")
+# the seven marts (the replay's list of them), as Dagster asset keys
+MART_KEYS = [dg.AssetKey(["marts", m]) for m in MART_EXPORTS]
 
 
 class PublishConfig(dg.Config):
@@ -27,7 +27,7 @@ class PublishConfig(dg.Config):
     key=["onchain", "daily_publication"],
     # every mart, not only those read here: a blocking check failing on any of them (a
     # valuation or telemetry mart feeding the NAV, the rewards roots) keeps the day off chain
-    deps=[dg.AssetKey(["marts", m]) for m in MARTS],
+    deps=MART_KEYS,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="publishing",
