@@ -93,7 +93,8 @@ def simulate_gpus(book: DemoBook) -> GpuSimulation:
     mem_util = np.clip(np.rint(util * 0.68 + rng.normal(0, 3, size=(G, T))), 0, 100).astype(np.int64)
     mem_total = np.array([MEM_TOTAL_MIB[book.nodes[i].model] for i in gpu_node])[:, None]
     mem_frac = np.clip(0.35 + 0.6 * util / 100 + rng.normal(0, 0.03, size=(G, T)), 0.006, 0.97)
-    mem_used = np.where(util < 3, 480, np.rint(mem_total * mem_frac)).astype(np.int64)
+    # an idle GPU uses 0 MiB as the agent reads it (NVML v2: the driver's reservation apart)
+    mem_used = np.where(util < 3, 0, np.rint(mem_total * mem_frac)).astype(np.int64)
     xid = np.zeros((G, T), dtype=np.int64)
     present = np.ones((G, T), dtype=bool)
 

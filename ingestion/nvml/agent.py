@@ -151,6 +151,7 @@ class Agent:
         self.batches: list[Path] = []
         self._pending: list[dict] = []
         self._batch_start: float | None = None
+        self._batch_index: int | None = None
 
     def open_gpus(self) -> None:
         for i in range(self.backend.device_count()):
@@ -162,9 +163,21 @@ class Agent:
             log.info("GPU %d: %s serial=%s pci=%s", i, gpu.uuid, gpu.serial, gpu.pci_bus_id)
             self.gpus.append(gpu)
 
-    def sample_once(self) -> None:
+    def sample_once(self, scheduled_s: float | None = None) -> None:
+        """Read every GPU once. `scheduled_s`, the tick's due time counted from the run's
+        start, picks the batch: batch k holds the ticks due in [k, k+1) x batch_seconds, so
+        that batches hold the same number of ticks however late each tick wakes (by the clock
+        alone, a real H100 node sampled at 1 s wrote 30 s batches of 30, 31 and 30 samples).
+        Without it, the clock decides."""
         now = self.clock()
-        if self._batch_start is not None and now - self._batch_start >= self.batch_seconds:
+        if scheduled_s is None:
+            new_batch = (self._batch_start is not None
+                         and now - self._batch_start >= self.batch_seconds)
+        else:
+            index = int(scheduled_s // self.batch_seconds)
+            new_batch = self._batch_index is not None and index != self._batch_index
+            self._batch_index = index
+        if new_batch:
             self.flush()
         if self._batch_start is None:
             self._batch_start = now
@@ -197,16 +210,15 @@ class Agent:
                 log.error("no GPU to sample on node %s", self.node_id)
                 return EXIT_NO_GPU
             start = self.clock()
-            due = start
             ticks = 0
             try:
                 while count is None or ticks < count:
+                    offset = ticks * self.interval_s
                     if ticks:
-                        due += self.interval_s
-                        if max_seconds is not None and due - start > max_seconds:
+                        if max_seconds is not None and offset > max_seconds:
                             break
-                        self.sleep(max(0.0, due - self.clock()))
-                    self.sample_once()
+                        self.sleep(max(0.0, start + offset - self.clock()))
+                    self.sample_once(offset)
                     ticks += 1
                     if not self.gpus:
                         log.error("every GPU of node %s is lost", self.node_id)

@@ -74,6 +74,7 @@ class PynvmlBackend:
     def __init__(self) -> None:
         self._handles: dict[str, Any] = {}
         self._event_sets: dict[str, Any] = {}
+        self._memory_v1: set[str] = set()
 
     def init(self) -> None:
         try:
@@ -125,7 +126,7 @@ class PynvmlBackend:
             raise GpuLost(f"GPU {gpu.uuid}: not opened")
         u = gpu.uuid
         util = self._optional(u, lambda: pynvml.nvmlDeviceGetUtilizationRates(h))
-        mem = self._optional(u, lambda: pynvml.nvmlDeviceGetMemoryInfo(h))
+        mem = self._memory(u, h)
         return GpuReading(
             gpu_util_pct=None if util is None else int(util.gpu),
             mem_util_pct=None if util is None else int(util.memory),
@@ -144,6 +145,22 @@ class PynvmlBackend:
                 u, lambda: int(pynvml.nvmlDeviceGetCurrentClocksEventReasons(h))),
             fan_speed_pct=self._optional(u, lambda: int(pynvml.nvmlDeviceGetFanSpeed(h))),
         )
+
+    def _memory(self, uuid: str, h: Any) -> Any:
+        """Memory info whose `used` leaves out the driver's reserved memory, as nvidia-smi
+        shows it (`nvmlDeviceGetMemoryInfo_v2`). The v1 call counts the reservation as used:
+        on an idle H100 it answered 480 MiB where nvidia-smi showed 0. Drivers without
+        the v2 call get v1, once noted in the log."""
+        if uuid not in self._memory_v1:
+            try:
+                return self._call(uuid, lambda: pynvml.nvmlDeviceGetMemoryInfo(
+                    h, version=pynvml.nvmlMemory_v2))
+            except (pynvml.NVMLError_FunctionNotFound, pynvml.NVMLError_NotSupported,
+                    pynvml.NVMLError_ArgumentVersionMismatch) as e:
+                log.warning("GPU %s: no v2 memory info (%s); memory used includes the "
+                            "driver's reserved memory", uuid, type(e).__name__)
+                self._memory_v1.add(uuid)
+        return self._optional(uuid, lambda: pynvml.nvmlDeviceGetMemoryInfo(h))
 
     def _xid_count(self, uuid: str) -> int | None:
         """Drain the GPU's XID event set without blocking (timeout 0)."""

@@ -26,6 +26,7 @@ from ingestion_fixtures import REGISTRY_FILES, TEST_ADDR, TEST_KEY
 
 NODE = "node-t"
 MIB = 1024 * 1024
+RESERVED = 480 * MIB   # the driver's reservation on an H100, driver 580 (tests/fixtures/nvml_h100)
 
 
 def _shared() -> Path:
@@ -69,6 +70,7 @@ class FakeNvml:
         self.fan_calls = 0
         self.event_sets: list[_EventSet] = []
         self.sleeps: list[float] = []
+        self.memory_v2 = True
 
     # time
     def clock(self) -> float:
@@ -151,7 +153,13 @@ class FakeNvml:
     def nvmlDeviceGetMemoryInfo(self, h: _Handle, version=None):
         self._dev(h)
         m = self._s()["mem"]
-        return pynvml.c_nvmlMemory_t(total=m["total"], free=m["free"], used=m["used"])
+        if version is None:       # v1: the driver's reservation counts as used
+            return pynvml.c_nvmlMemory_t(total=m["total"], free=m["free"], used=m["used"])
+        assert version == pynvml.nvmlMemory_v2
+        if not self.memory_v2:
+            raise pynvml.NVMLError_FunctionNotFound()
+        return pynvml.c_nvmlMemory_v2_t(version=version, total=m["total"], reserved=RESERVED,
+                                        free=m["free"], used=m["used"] - RESERVED)
 
     def nvmlDeviceGetPowerUsage(self, h: _Handle) -> int:
         self._dev(h)
@@ -256,7 +264,7 @@ def test_agent_with_fake_nvml_writes_signed_batches_that_ingestion_accepts(
     assert first == {
         "ts": "2026-11-25T08:48:05.449Z", "node_id": NODE,
         "gpu_uuid": "GPU-6628f9e6-5c1f-95b0-8dad-d64b6c6812d8",
-        "gpu_util_pct": 0, "mem_util_pct": 0, "mem_used_mib": 480, "power_w": 118.732,
+        "gpu_util_pct": 0, "mem_util_pct": 0, "mem_used_mib": 0, "power_w": 118.732,
         "energy_mj": 2088417, "temp_c": 38, "sm_clock_mhz": 405, "xid_errors": 0,
         "ecc_dbe_count": 0, "serial": "1753024032141", "pci_bus_id": "00000000:00:06.0",
         "throttle_reasons": 1, "fan_speed_pct": None}
@@ -354,11 +362,18 @@ def test_agent_with_fake_nvml_counts_xid_events_per_interval(
 def test_agent_with_fake_nvml_closes_batches_on_batch_seconds_and_follows_interval(
         probe, monkeypatch, key_file, tmp_path):
     fake = FakeNvml(probe, n_gpus=1)
+    # each tick wakes a few ms late, as on the real H100; the first tick of the second
+    # batch wakes later than the ticks after it, so by the clock alone that batch would
+    # still be open 10 s of due time later
+    t0 = probe["samples"][0]["t"]
+    fake.samples = [dict(s, t=t0 + k + (0.015 if k == 10 else 0.002))
+                    for k, s in enumerate(probe["samples"])]
     out = tmp_path / "out"
     assert run_agent(fake, monkeypatch, key_file, out, "--count", "25",
                      "--batch-seconds", "10") == 0
     sizes = [len(p.read_text().splitlines()) for p in sorted(out.rglob("*.jsonl"))]
-    assert sum(sizes) == 25 and len(sizes) == 3 and max(sizes) <= 11
+    # a tick belongs to the batch of its due time: every batch holds 10 s of ticks
+    assert sizes == [10, 10, 5]
     # the agent sleeps until the next due time: at most one interval, never negative
     assert len(fake.sleeps) == 24 and all(0 <= s <= 1 for s in fake.sleeps)
 
@@ -470,3 +485,27 @@ def test_agent_with_fake_nvml_stops_after_max_seconds(probe, monkeypatch, key_fi
     out = tmp_path / "out"
     assert run_agent(fake, monkeypatch, key_file, out, "--max-seconds", "5") == 0
     assert len(read_samples(out)) == 6                  # due at 0, 1, ..., 5 s
+
+
+def test_agent_with_fake_nvml_counts_memory_without_the_driver_reservation(
+        probe, monkeypatch, key_file, tmp_path):
+    fake = FakeNvml(probe, n_gpus=1)
+    out = tmp_path / "out"
+    assert run_agent(fake, monkeypatch, key_file, out, "--count", "30") == 0
+    used = [s["mem_used_mib"] for s in read_samples(out)]
+    # probe (v1) used bytes minus the 480 MiB reservation, floored to MiB
+    assert used == [(s["mem"]["used"] - RESERVED) // MIB for s in probe["samples"][:30]]
+    assert used[0] == 0
+
+
+def test_agent_with_fake_nvml_falls_back_to_v1_memory_on_an_old_driver(
+        probe, monkeypatch, key_file, tmp_path, caplog):
+    fake = FakeNvml(probe, n_gpus=1)
+    fake.memory_v2 = False
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING):
+        assert run_agent(fake, monkeypatch, key_file, out, "--count", "5") == 0
+    assert [s["mem_used_mib"] for s in read_samples(out)] == \
+        [s["mem"]["used"] // MIB for s in probe["samples"][:5]]
+    warnings = [r for r in caplog.records if "no v2 memory info" in r.getMessage()]
+    assert len(warnings) == 1                       # noted once, not on every reading
