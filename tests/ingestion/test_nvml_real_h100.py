@@ -21,16 +21,23 @@ GPU = "GPU-4f48a0c0-36ee-5c5d-bbc9-cc5585a646ab"
 NODE = "node-h100-real"
 
 
-@pytest.fixture
-def loaded(tmp_path, con):
-    shutil.copytree(FIXTURE / "gpu_telemetry", tmp_path / "landing" / "gpu_telemetry")
-    reg = tmp_path / "registry"
+def _landing_and_registry(root: Path) -> Path:
+    """The recorded batches as a landing zone under `root`, and a registry with the real
+    GPU on its node; returns the registry folder."""
+    shutil.copytree(FIXTURE / "gpu_telemetry", root / "landing" / "gpu_telemetry")
+    reg = root / "registry"
     reg.mkdir()
     for name, text in REGISTRY_FILES.items():
         if name == "assets.csv":
             text = (text.splitlines()[0] + "\n"
                     f"{GPU},D-A,gpu,H100,26000,2025-12-01,1825,0.10,{NODE},{TEST_ADDR},X\n")
         (reg / name).write_text(text)
+    return reg
+
+
+@pytest.fixture
+def loaded(tmp_path, con):
+    reg = _landing_and_registry(tmp_path)
     stats = ingest_gpu_telemetry(con, tmp_path / "landing", load_registry(con, reg))
     return con, stats, tmp_path
 
@@ -92,19 +99,11 @@ def test_real_h100_energy_counter_matches_the_integral_of_power(loaded):
 
 
 def test_real_h100_batch_edited_by_one_byte_is_quarantined_not_loaded(tmp_path, con):
-    landing = tmp_path / "landing" / "gpu_telemetry"
-    shutil.copytree(FIXTURE / "gpu_telemetry", landing)
-    first = sorted(landing.rglob("*.jsonl"))[0]
+    reg = _landing_and_registry(tmp_path)
+    first = sorted((tmp_path / "landing").rglob("*.jsonl"))[0]
     data = first.read_bytes()
     assert b'"power_w":75.479,' in data
     first.write_bytes(data.replace(b'"power_w":75.479,', b'"power_w":75.579,', 1))
-    reg = tmp_path / "registry"
-    reg.mkdir()
-    for name, text in REGISTRY_FILES.items():
-        if name == "assets.csv":
-            text = (text.splitlines()[0] + "\n"
-                    f"{GPU},D-A,gpu,H100,26000,2025-12-01,1825,0.10,{NODE},{TEST_ADDR},X\n")
-        (reg / name).write_text(text)
     stats = ingest_gpu_telemetry(con, tmp_path / "landing", load_registry(con, reg))
     assert (stats.rows_loaded, stats.rows_quarantined) == (30, 30)
     reasons = con.execute("select distinct reason from raw.quarantine "
