@@ -21,7 +21,8 @@ the resident set size of the job's process and its children (dbt) together, samp
 50 ms; each stage reports the peak seen while its steps ran.
 
 The baseline is one hand-written DuckDB SQL script over the same landing files that
-produces the same day's NAV-shaped figure (see BASELINE_SQL for what it covers).
+produces a NAV-shaped figure for each day the job computes (see BASELINE_SQL for what it
+covers).
 """
 
 from __future__ import annotations
@@ -41,18 +42,19 @@ from tqdm import tqdm
 DEMO_GPUS_AT_SCALE_1 = 1200
 BENCH_END_DAY = date(2026, 3, 1)
 
-# What the baseline covers: parse every telemetry line of the last day, deduplicate on
-# (gpu_uuid, ts), per-GPU valid samples, coverage, energy (counter delta), mean
-# utilisation; join the registry (assets, deals); straight-line book value per asset;
-# collateral per deal; a NAV-shaped total = sum over deals of min(principal, collateral)
-# plus the off-chain reserves. It does NOT verify signatures, check plausibility or
-# quarantine, read invoices, robots or chain events, carry anything from inception,
-# charge fees or compute rewards: it is the least work that yields a NAV-like number.
+# What the baseline covers, for every day of the job's window: parse every telemetry line,
+# deduplicate on (gpu_uuid, ts), per-GPU valid samples per day, coverage, energy (counter
+# delta), mean utilisation; join the registry (assets, deals); straight-line book value per
+# asset and day; collateral per deal and day; a NAV-shaped total per day = sum over deals
+# of min(principal, collateral) plus the off-chain reserves then in force. It does NOT
+# verify signatures, check plausibility or quarantine, read invoices, robots or chain
+# events, carry anything from inception, charge fees, compute rewards or store anything:
+# it is the least work that yields a NAV-like number for each day the job computes.
 BASELINE_SQL = """
 with samples as (
     select gpu_uuid, ts::timestamptz as ts, energy_mj::double as energy_mj,
            gpu_util_pct::double as util
-    from read_json('{telemetry}', format = 'newline_delimited',
+    from read_json({telemetry}, format = 'newline_delimited',
                    columns = {{ts: 'varchar', node_id: 'varchar', gpu_uuid: 'varchar',
                                gpu_util_pct: 'double', mem_util_pct: 'double',
                                mem_used_mib: 'double', power_w: 'double',
@@ -63,32 +65,46 @@ with samples as (
 ),
 dedup as (select distinct on (gpu_uuid, ts) * from samples),
 per_gpu as (
-    select gpu_uuid, count(*) as valid, count(*) / {per_day}.0 as coverage,
+    select gpu_uuid, ts::date as day, count(*) as valid, count(*) / {per_day}.0 as coverage,
            (max(energy_mj) - min(energy_mj)) / 3.6 as energy_kwh, avg(util) as util
-    from dedup group by gpu_uuid
+    from dedup where ts::date between date '{first}' and date '{day}' group by all
 ),
+days as (select unnest(generate_series(date '{first}', date '{day}', interval 1 day))::date
+         as day),
 assets as (select * from read_csv('{registry}/assets.csv', header = true, all_varchar = true)),
 deals as (select * from read_csv('{registry}/deals.csv', header = true, all_varchar = true)),
+reserves as (
+    select as_of::date as as_of, amount_usd::decimal(38,18) as amount
+    from read_csv('{registry}/offchain_reserves.csv', header = true, all_varchar = true)
+),
 valued as (
-    select a.deal_id,
+    select d.day, a.deal_id,
            a.purchase_price_usd::decimal(38,18) * (1 - (1 - a.residual_pct::decimal(38,18))
-             * least(1, (date '{day}' - a.acquired_date::date) / a.useful_life_days::double))
+             * least(1, (d.day - a.acquired_date::date) / a.useful_life_days::double))
              as book_value,
            coalesce(g.coverage, 0) as coverage
-    from assets a left join per_gpu g on g.gpu_uuid = a.asset_id
+    from assets a cross join days d
+    left join per_gpu g on g.gpu_uuid = a.asset_id and g.day = d.day
 ),
 per_deal as (
-    select d.deal_id, d.principal_usd::decimal(38,18) as principal,
+    select d.day, x.deal_id, x.principal_usd::decimal(38,18) as principal,
            coalesce(sum(v.book_value), 0) as collateral
-    from deals d left join valued v using (deal_id) group by all
+    from deals x cross join days d
+    left join valued v on v.deal_id = x.deal_id and v.day = d.day group by all
+),
+nav as (
+    select p.day, sum(least(p.principal, p.collateral)) as deals
+    from per_deal p group by p.day
+),
+nav_with_reserves as (
+    select n.day, n.deals + coalesce(r.amount, 0) as nav_like
+    from nav n asof left join reserves r on n.day >= r.as_of
 )
-select (select sum(least(principal, collateral)) from per_deal)
-       + coalesce((select amount_usd::decimal(38,18) from read_csv(
-           '{registry}/offchain_reserves.csv', header = true, all_varchar = true)
-           where as_of::date <= date '{day}' order by as_of::date desc limit 1), 0) as nav_like,
-       (select count(*) from per_gpu) as gpus,
+select (select nav_like from nav_with_reserves where day = date '{day}') as nav_like,
+       (select count(distinct gpu_uuid) from per_gpu) as gpus,
        (select sum(valid) from per_gpu) as samples,
-       (select avg(coverage) from per_gpu) as coverage
+       (select avg(coverage) from per_gpu) as coverage,
+       (select count(*) from nav_with_reserves) as days
 """
 
 
@@ -137,16 +153,22 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return value, seconds, rss.peak
 
 
-def baseline_nav(data_dir: Path, day: date, sample_interval_s: int = 60) -> tuple[Any, ...]:
-    """Run BASELINE_SQL for `day` over `data_dir`; returns (nav_like, gpus, samples, coverage)."""
+def baseline_nav(data_dir: Path, first: date, day: date,
+                 sample_interval_s: int = 60) -> tuple[Any, ...]:
+    """Run BASELINE_SQL for every day of first..day over `data_dir`; returns (nav_like of
+    `day`, gpus, samples, mean coverage, days computed)."""
     import duckdb
 
+    folders = [f"{data_dir}/landing/gpu_telemetry/{(first + timedelta(days=i)).isoformat()}"
+               for i in range((day - first).days + 1)]
+    globs = [f"{f}/*/*.jsonl" for f in folders if Path(f).is_dir()]
     sql = BASELINE_SQL.format(
-        telemetry=f"{data_dir}/landing/gpu_telemetry/{day.isoformat()}/*/*.jsonl",
-        registry=f"{data_dir}/registry", day=day.isoformat(),
+        telemetry="[" + ", ".join(f"'{g}'" for g in globs) + "]",
+        registry=f"{data_dir}/registry", first=first.isoformat(), day=day.isoformat(),
         per_day=86400 // sample_interval_s)
     con = duckdb.connect()
     try:
+        con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
         return con.execute(sql).fetchone()
     finally:
         con.close()
@@ -306,7 +328,7 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
         bar.update()
         bar.set_postfix_str("baseline")
         base, baseline_s, baseline_peak = _timed(
-            lambda: baseline_nav(data_dir, end, sample_interval_s))
+            lambda: baseline_nav(data_dir, first, end, sample_interval_s))
         bar.update()
         bar.close()
 
@@ -342,7 +364,8 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
         "baseline_peak_rss_mb": round(baseline_peak, 1),
         "other_seconds": round(total - sum(seconds[k] for k in STAGES), 3),
         "nav_usd": str(nav[0]) if nav else None, "baseline_nav_like": str(base[0]),
-        "baseline_gpus": base[1], "baseline_samples": base[2], "publications": int(posted),
+        "baseline_gpus": base[1], "baseline_samples": base[2], "baseline_days": base[4],
+        "publications": int(posted),
         "run_id": run_id, "steps": stage_by_step, "at": datetime.now(timezone.utc).isoformat(),
     }
     _print_table(result, details, json_out)

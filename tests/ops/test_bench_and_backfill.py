@@ -33,7 +33,8 @@ def test_bench_runs_the_daily_job_and_prints_one_json_object_last(capsys, tmp_pa
     assert abs(obj["ratio"] - obj["seconds"]["total"] / obj["baseline_seconds"]) < 0.01 * obj["ratio"]
     assert obj["peak_rss_mb"] > 0
     details = result["details"]
-    assert details["baseline_samples"] == obj["rows"]
+    # the baseline computes every day the job computed, over the same samples
+    assert details["baseline_samples"] == obj["rows"] and details["baseline_days"] == 1
     # the job really ran: every suite was a step of the checks stage, and the day was posted
     steps = details["steps"]
     assert steps["raw__gpu_samples"] == "ingest" and steps["aidnav_dbt_models"] == "dbt"
