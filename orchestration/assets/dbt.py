@@ -7,8 +7,10 @@ so a window's rows do not depend on the window asked for.
 
 
 import os
+import shutil
 from collections.abc import Mapping
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,6 +19,25 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from aidnav.replay import dbt_window_env
 from orchestration.partitions import daily_partitions
 from orchestration.resources import dbt_project
+
+
+# dbt target folders of earlier runs kept beside the current one (each run writes about
+# 4 MB: compiled SQL, manifest, run results); a year of daily runs would keep 1.5 GB
+KEEP_DBT_TARGETS = 30
+
+
+def prune_dbt_targets(current: Path, keep: int = KEEP_DBT_TARGETS) -> list[Path]:
+    """Remove the target folders that earlier runs of this asset left beside `current`
+    (named `<op>-<run>-<id>`), all but the `keep` newest; `current` is never removed.
+    Returns the folders removed."""
+    op = current.name.split("-", 1)[0]
+    earlier = sorted((p for p in current.parent.glob(f"{op}-*")
+                      if p.is_dir() and p != current),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = earlier[keep:]
+    for p in removed:
+        shutil.rmtree(p, ignore_errors=True)
+    return removed
 
 
 def dbt_build_invocation(start: date, end: date) -> tuple[list[str], dict[str, str]]:
@@ -56,4 +77,9 @@ def aidnav_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     args, env = dbt_build_invocation(start, end)
     os.environ.update(env)  # the dbt subprocess inherits the environment
     context.log.info(f"dbt {' '.join(args)} for {start} .. {end}")
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    removed = prune_dbt_targets(invocation.target_path)
+    if removed:
+        context.log.info(f"removed {len(removed)} dbt target folder(s) of earlier runs, "
+                         f"kept the newest {KEEP_DBT_TARGETS}")
