@@ -2,8 +2,7 @@
 
 The real binary from the npm package is run directly (the node wrapper forwards SIGTERM
 but a SIGKILL would orphan the binary). Its state is dumped to `--state FILE` every
-second and on a clean exit, with the states of past blocks, so a stop/start keeps every
-block and contract, and calls at a past block still answer.
+second and on a clean exit, so a stop/start keeps every block and contract.
 The pid is written to `anvil.pid` beside the state file; `stop(state_dir)` reads it.
 """
 
@@ -138,9 +137,6 @@ def start(
         "--port", str(port),
         "--state", str(state_file),
         "--state-interval", "1",
-        # keep the states of past blocks in the dump: the reconciliations read balances
-        # as of each day's last block, also after a restart (34 MB for the 30-day demo)
-        "--preserve-historical-states",
         "--accounts", "10",
         "--chain-id", str(chain_id),
     ]  # fmt: skip

@@ -42,30 +42,6 @@ def test_state_survives_stop_and_start(tmp_path: Path) -> None:
         anvil.stop(tmp_path)
 
 
-def test_past_blocks_state_is_readable_after_a_restart(tmp_path: Path) -> None:
-    # the reconciliations read balances as of each day's last block; a restart from the
-    # state file must not lose the states of the blocks before it
-    state = tmp_path / "state.json"
-    port = free_port()
-    try:
-        w3 = Web3(Web3.HTTPProvider(anvil.start(state, port=port).rpc_url))
-        alice, bob = w3.eth.accounts[:2]
-        seen = []
-        for wei in (10**18, 2 * 10**18, 3 * 10**18):
-            tx = w3.eth.send_transaction({"from": alice, "to": bob, "value": wei})
-            block = w3.eth.wait_for_transaction_receipt(tx).blockNumber
-            seen.append((block, w3.eth.get_balance(bob, block_identifier=block)))
-        assert [b for _, b in seen] == [seen[0][1], seen[0][1] + 2 * 10**18,
-                                        seen[0][1] + 5 * 10**18]
-        anvil.stop(tmp_path)
-
-        w3 = Web3(Web3.HTTPProvider(anvil.start(state, port=port).rpc_url))
-        for block, balance in seen:
-            assert w3.eth.get_balance(bob, block_identifier=block) == balance, block
-    finally:
-        anvil.stop(tmp_path)
-
-
 def test_stop_without_a_node_is_a_no_op(tmp_path: Path) -> None:
     assert anvil.stop(tmp_path) is False
 
