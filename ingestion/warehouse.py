@@ -77,6 +77,12 @@ create table if not exists raw.chain_blocks (
     primary key (chain_id, block_number));
 create table if not exists raw.chain_checkpoints (
     chain_id bigint primary key, last_block bigint, updated_at timestamptz);
+-- contract calls read at a past block by the reconciliations, kept for when the chain no
+-- longer serves that block's state (a restarted anvil, a node that is not an archive)
+create table if not exists raw.chain_state_reads (
+    chain_id bigint, block_number bigint, block_hash varchar, contract varchar,
+    call varchar, value decimal(38,0), read_at timestamptz,
+    primary key (chain_id, block_number, block_hash, contract, call));
 
 -- ledger of landing files already read: the same bytes again change nothing
 create table if not exists raw.ingested_files (

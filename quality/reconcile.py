@@ -69,6 +69,45 @@ def _event_supply(con, chain_id: int, token: str, block: int) -> int:
     ).fetchone()[0])
 
 
+# what nodes answer for a block whose state they no longer hold
+_STATE_GONE = ("blockoutofrange", "missing trie node", "header not found",
+               "historical state", "state is not available", "state not available")
+
+
+class StateUnavailable(Exception):
+    """The chain no longer serves a past block's state and no reading of it was kept."""
+
+
+def call_at_block(con: duckdb.DuckDBPyConnection, chain_id: int, block: int, contract: str,
+                  call: str, fn: Any) -> int:
+    """`fn.call()` at `block`. A live answer is kept in raw.chain_state_reads; where the
+    chain no longer serves that block's state (anvil restarted from its state file, a node
+    that is not an archive), the reading kept when it did is used instead. Raises
+    StateUnavailable when there is none."""
+    row = con.execute("select block_hash from raw.chain_blocks where chain_id = ? and "
+                      "block_number = ?", [chain_id, block]).fetchone()
+    block_hash = row[0] if row else ""
+    try:
+        value = int(fn.call(block_identifier=block))
+    except Exception as e:  # web3 raises Web3RPCError (ValueError in older versions)
+        if not any(s in str(e).lower() for s in _STATE_GONE):
+            raise
+        kept = con.execute(
+            "select value from raw.chain_state_reads where chain_id = ? and block_number = ? "
+            "and block_hash = ? and contract = ? and call = ?",
+            [chain_id, block, block_hash, contract.lower(), call]).fetchone()
+        if kept is None:
+            raise StateUnavailable(
+                f"{call} of {contract.lower()} at block {block}: the chain no longer serves "
+                f"that block's state ({str(e)[:160]}) and no reading of it was kept when it "
+                "did: run this day against a node that keeps past states (an archive node)"
+            ) from None
+        return int(kept[0])
+    con.execute("insert or replace into raw.chain_state_reads values (?, ?, ?, ?, ?, ?, now())",
+                [chain_id, block, block_hash, contract.lower(), call, value])
+    return value
+
+
 def reconcile_chain_balances(con: duckdb.DuckDBPyConnection, w3: Any, day: date) -> list[str]:
     """Reserves and AID/sAID supplies from events = `balanceOf`/`totalSupply` on chain at the
     day's last block = the NAV mart's figures."""
@@ -84,23 +123,30 @@ def reconcile_chain_balances(con: duckdb.DuckDBPyConnection, w3: Any, day: date)
 
     reserves_units = 0
     usdc = token("usdc")
-    for holder in roles.get("treasury", []) + roles.get("collection", []):
-        from_events = _event_balance(con, chain_id, roles["usdc"][0], holder, block)
-        on_chain = usdc.functions.balanceOf(w3.to_checksum_address(holder)).call(block_identifier=block)
-        reserves_units += on_chain
-        if from_events != on_chain:
-            problems.append(
-                f"{day}: USDC balance of {holder} at block {block}: events give {from_events}, "
-                f"balanceOf gives {on_chain} (difference {from_events - on_chain})")
-    supplies = {}
-    for role in ("aid", "said"):
-        from_events = _event_supply(con, chain_id, roles[role][0], block)
-        on_chain = token(role).functions.totalSupply().call(block_identifier=block)
-        supplies[role] = on_chain
-        if from_events != on_chain:
-            problems.append(
-                f"{day}: {role.upper()} supply at block {block}: events give {from_events}, "
-                f"totalSupply gives {on_chain} (difference {from_events - on_chain})")
+    try:
+        for holder in roles.get("treasury", []) + roles.get("collection", []):
+            from_events = _event_balance(con, chain_id, roles["usdc"][0], holder, block)
+            on_chain = call_at_block(
+                con, chain_id, block, roles["usdc"][0], f"balanceOf({holder})",
+                usdc.functions.balanceOf(w3.to_checksum_address(holder)))
+            reserves_units += on_chain
+            if from_events != on_chain:
+                problems.append(
+                    f"{day}: USDC balance of {holder} at block {block}: events give "
+                    f"{from_events}, balanceOf gives {on_chain} "
+                    f"(difference {from_events - on_chain})")
+        supplies = {}
+        for role in ("aid", "said"):
+            from_events = _event_supply(con, chain_id, roles[role][0], block)
+            on_chain = call_at_block(con, chain_id, block, roles[role][0], "totalSupply()",
+                                     token(role).functions.totalSupply())
+            supplies[role] = on_chain
+            if from_events != on_chain:
+                problems.append(
+                    f"{day}: {role.upper()} supply at block {block}: events give {from_events}, "
+                    f"totalSupply gives {on_chain} (difference {from_events - on_chain})")
+    except StateUnavailable as e:
+        return problems + [f"{day}: {e}"]
     row = con.execute(
         "select reserves_usd, aid_supply, said_supply from marts.fct_nav_daily where day = ?", [day]
     ).fetchone()
