@@ -8,7 +8,11 @@ Every statement is idempotent (`create ... if not exists`).
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -107,3 +111,62 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if not read_only:
         con.execute(RAW_DDL)
     return con
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run kept the warehouse for longer than the wait allowed."""
+
+
+def run_lock_path(warehouse: Path | str) -> Path:
+    return Path(f"{warehouse}.run-lock")
+
+
+def acquire_run_lock(warehouse: Path | str, holder: str, timeout_s: float,
+                     on_wait: Callable[[str], None] | None = None,
+                     poll_s: float = 0.5) -> int:
+    """Take the warehouse for one run: an exclusive lock on `<warehouse>.run-lock`, so that
+    runs that write the warehouse (the schedule, a backfill, `aidnav run`, a sensor's
+    re-run) follow one another instead of failing on DuckDB's file lock. Waits up to
+    `timeout_s`, calling `on_wait` once with the holder's description; raises WarehouseBusy
+    after that. The lock goes with its process, so a crashed run never leaves it behind.
+    Returns the file descriptor to pass to `release_run_lock`."""
+    path = run_lock_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout_s
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            other = _lock_holder(path)
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise WarehouseBusy(
+                    f"{path}: the warehouse is still taken by {other} after {timeout_s:.0f} s "
+                    "(AIDNAV_WAREHOUSE_WAIT_S sets the wait)") from None
+            if on_wait is not None and not told:
+                on_wait(other)
+                told = True
+            time.sleep(poll_s)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}, {holder}, since "
+                  f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}".encode(), 0)
+    return fd
+
+
+def release_run_lock(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        text = ""
+    return text or "another run"

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
+from pydantic import PrivateAttr
 
 from aidnav.config import REPO_ROOT, Settings, load_settings
 
@@ -30,6 +31,29 @@ class WarehouseResource(dg.ConfigurableResource):
         from ingestion.warehouse import connect
 
         return connect(self.settings().warehouse_path)
+
+    # One run at a time writes the warehouse: taken when the run's resources are set up,
+    # held through every step (the dbt child included), given back at teardown.
+    _run_lock: int | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from ingestion.warehouse import acquire_run_lock
+
+        run_id = context.run_id
+        if run_id is None:  # a sensor's or a schedule's evaluation: it only reads
+            return
+        wait_s = float(os.environ.get("AIDNAV_WAREHOUSE_WAIT_S", "3600"))
+        self._run_lock = acquire_run_lock(
+            self.settings().warehouse_path, f"run {run_id}", wait_s,
+            on_wait=lambda other: context.log.warning(
+                f"waiting for the warehouse: taken by {other}"))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        from ingestion.warehouse import release_run_lock
+
+        if self._run_lock is not None:
+            release_run_lock(self._run_lock)
+            self._run_lock = None
 
 
 class ChainResource(dg.ConfigurableResource):

@@ -32,11 +32,11 @@ def data_dir(example_warehouse, tmp_path) -> Path:
 
 def evaluate(data_dir: Path, cursor: str | None = None):
     instance = dg.DagsterInstance.ephemeral()
-    ctx = dg.build_sensor_context(
-        instance=instance, cursor=cursor,
-        resources={"warehouse": WarehouseResource(data_dir=str(data_dir))})
-    result = late_data_sensor(ctx)
-    return result, ctx.cursor
+    with dg.build_sensor_context(
+            instance=instance, cursor=cursor,
+            resources={"warehouse": WarehouseResource(data_dir=str(data_dir))}) as ctx:
+        result = late_data_sensor(ctx)
+        return result, ctx.cursor
 
 
 def deliver(data_dir: Path, rel: str, text: str) -> None:
@@ -98,3 +98,18 @@ def test_plan_needs_computed_marts(example_loaded, tmp_path):
     finally:
         con.close()
     assert date(2026, 3, 1) <= END
+
+
+def test_the_sensor_reads_while_a_run_holds_the_warehouse(data_dir, monkeypatch):
+    from ingestion.warehouse import acquire_run_lock, release_run_lock
+
+    # a sensor only reads: it must not queue behind the run that holds the warehouse
+    # (were it to wait, it would give up after 1 s with WarehouseBusy)
+    monkeypatch.setenv("AIDNAV_WAREHOUSE_WAIT_S", "1")
+    fd = acquire_run_lock(data_dir / "warehouse.duckdb", "run in progress", 1)
+    try:
+        deliver(data_dir, "invoices/P-NEO2/2026-03-04/invoices_late.csv", LATE_INVOICE)
+        result, _ = evaluate(data_dir)
+        assert isinstance(result, dg.RunRequest), result
+    finally:
+        release_run_lock(fd)
