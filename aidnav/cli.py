@@ -31,7 +31,10 @@ def _prepare_env(settings: Settings) -> None:
     os.environ.setdefault("AIDNAV_DATA_DIR", str(settings.data_dir))
     os.environ.setdefault("AIDNAV_WAREHOUSE", str(settings.warehouse_path))
     os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    # Dagster's defaults (storage under DAGSTER_HOME), without its "no dagster.yaml" warning
+    (home / "dagster.yaml").touch()
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

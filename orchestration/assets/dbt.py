@@ -40,6 +40,22 @@ def prune_dbt_targets(current: Path, keep: int = KEEP_DBT_TARGETS) -> list[Path]
     return removed
 
 
+def keep_partial_parse(run_target: Path) -> bool:
+    """Copy the run's `partial_parse.msgpack` to the project's target folder, where the
+    next run starts from. dagster-dbt copies it from there into each run's own folder but
+    never back, so the file stayed the one `dbt parse` wrote at install, with another
+    warehouse path in its profile: every run parsed the whole project again ("Unable to do
+    partial parsing because profile has changed", about 4 s). Returns whether it copied."""
+    source = run_target / "partial_parse.msgpack"
+    if not source.is_file():
+        return False
+    dest = run_target.parent / source.name
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+    return True
+
+
 def dbt_build_invocation(start: date, end: date) -> tuple[list[str], dict[str, str]]:
     """The dbt CLI arguments and environment for a window of days (inclusive).
 
@@ -79,6 +95,7 @@ def aidnav_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     context.log.info(f"dbt {' '.join(args)} for {start} .. {end}")
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
+    keep_partial_parse(invocation.target_path)
     removed = prune_dbt_targets(invocation.target_path)
     if removed:
         context.log.info(f"removed {len(removed)} dbt target folder(s) of earlier runs, "

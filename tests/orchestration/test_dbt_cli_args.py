@@ -43,3 +43,18 @@ def test_dbt_target_folders_of_earlier_runs_are_pruned_to_the_newest(tmp_path):
     assert sorted(p.name for p in target.iterdir()) == sorted(
         [current.name, folders[4].name, folders[5].name, "other_op-1234567-abcdef0",
          "partial_parse.msgpack"])
+
+
+def test_a_runs_partial_parse_file_becomes_the_next_runs_starting_point(tmp_path):
+    from orchestration.assets.dbt import keep_partial_parse
+
+    target = tmp_path / "target"
+    run = target / "aidnav_dbt_models-abc1234-def5678"
+    run.mkdir(parents=True)
+    (target / "partial_parse.msgpack").write_bytes(b"written by dbt parse at install")
+    assert keep_partial_parse(run) is False          # a run that wrote none changes nothing
+    assert (target / "partial_parse.msgpack").read_bytes() == b"written by dbt parse at install"
+    (run / "partial_parse.msgpack").write_bytes(b"written by the run")
+    assert keep_partial_parse(run) is True
+    assert (target / "partial_parse.msgpack").read_bytes() == b"written by the run"
+    assert sorted(p.name for p in target.iterdir()) == [run.name, "partial_parse.msgpack"]
