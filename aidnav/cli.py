@@ -378,7 +378,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return agent_main(words[2:])
     args = build_parser().parse_args(words)
-    return args.func(args)
+    from onchain.anvil import AnvilError
+
+    try:
+        return args.func(args)
+    except AnvilError as e:  # the local chain: missing, taken by another node, won't stop
+        print(f"aidnav: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

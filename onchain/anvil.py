@@ -127,6 +127,13 @@ def start(
     rpc_url = rpc_url_for(host, port)
     current = status(rpc_url, pid_file)
     if current.running:
+        if current.pid is None or not _is_anvil_process(current.pid, state_file.parent):
+            # someone else's node: driving it would mix two books on one chain
+            raise AnvilError(
+                f"a node already answers at {rpc_url} (chain {current.chain_id}, block "
+                f"{current.block_number}) but it is not the anvil of {state_file.parent} "
+                f"(no {PID_FILE_NAME} there names it): stop it, or give this data "
+                "directory another port with AIDNAV_RPC_URL")
         return current
 
     binary = anvil_binary()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from aidnav.cli import main
 from onchain import anvil
 from onchain.deploy import ensure_deployed
 from onchain.signer import anvil_test_signer
@@ -40,6 +41,25 @@ def test_state_survives_stop_and_start(tmp_path: Path) -> None:
             assert len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0, role
     finally:
         anvil.stop(tmp_path)
+
+
+def test_a_node_of_another_data_directory_on_the_port_is_refused(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    port = free_port()
+    try:
+        anvil.start(tmp_path / "one" / "state.json", port=port)
+        with pytest.raises(anvil.AnvilError, match=f"answers at http://127.0.0.1:{port} .* "
+                                                   "not the anvil of .*two"):
+            anvil.start(tmp_path / "two" / "state.json", port=port)
+        assert not (tmp_path / "two" / "anvil.pid").exists()
+        # and `aidnav chain up` for that data directory says so, without a traceback
+        monkeypatch.setenv("AIDNAV_DATA_DIR", str(tmp_path / "data-two"))
+        monkeypatch.setenv("AIDNAV_RPC_URL", f"http://127.0.0.1:{port}")
+        assert main(["chain", "up"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("aidnav: a node already answers") and "Traceback" not in err
+    finally:
+        anvil.stop(tmp_path / "one")
 
 
 def test_stop_without_a_node_is_a_no_op(tmp_path: Path) -> None:
