@@ -163,22 +163,16 @@ class Agent:
             log.info("GPU %d: %s serial=%s pci=%s", i, gpu.uuid, gpu.serial, gpu.pci_bus_id)
             self.gpus.append(gpu)
 
-    def sample_once(self, scheduled_s: float | None = None) -> None:
+    def sample_once(self, scheduled_s: float) -> None:
         """Read every GPU once. `scheduled_s`, the tick's due time counted from the run's
         start, picks the batch: batch k holds the ticks due in [k, k+1) x batch_seconds, so
         that batches hold the same number of ticks however late each tick wakes (by the clock
-        alone, a real H100 node sampled at 1 s wrote 30 s batches of 30, 31 and 30 samples).
-        Without it, the clock decides."""
+        alone, a real H100 node sampled at 1 s wrote 30 s batches of 30, 31 and 30 samples)."""
         now = self.clock()
-        if scheduled_s is None:
-            new_batch = (self._batch_start is not None
-                         and now - self._batch_start >= self.batch_seconds)
-        else:
-            index = int(scheduled_s // self.batch_seconds)
-            new_batch = self._batch_index is not None and index != self._batch_index
-            self._batch_index = index
-        if new_batch:
+        index = int(scheduled_s // self.batch_seconds)
+        if self._batch_index is not None and index != self._batch_index:
             self.flush()
+        self._batch_index = index
         if self._batch_start is None:
             self._batch_start = now
         for gpu in list(self.gpus):
