@@ -31,8 +31,10 @@ class DealTerms:
     revenue_share_pct: Decimal | None = None
     target_multiple: Decimal | None = None
     tail_share_pct: Decimal | None = None
-    payment_lag_days: int = 15
-    min_collateral_ratio: Decimal = Decimal("1.30")
+    # Given by the registry with its defaults filled in (ingestion/registry.py owns them):
+    # the ledger applies no default of its own.
+    payment_lag_days: int | None = None
+    min_collateral_ratio: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Accrual:
     receipts: Decimal
     applied: Decimal  # receipts applied to interest/share and principal
     excess_cash: Decimal
+    principal_repaid: Decimal = ZERO  # the part of `applied` that repaid principal
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def accrue_fixed_rate(terms: DealTerms, last: date,
         principal -= principal_paid
         excess = cash - interest_paid - principal_paid
         out.append(Accrual(d, principal, accrued, interest, interest, cash,
-                           interest_paid + principal_paid, excess))
+                           interest_paid + principal_paid, excess, principal_paid))
     return out
 
 
@@ -163,7 +166,7 @@ def accrue_revenue_share(terms: DealTerms, last: date, revenue: Mapping[date, De
         principal -= to_principal
         excess = cash - to_receivable - to_principal
         out.append(Accrual(d, principal, receivable, share, income, cash,
-                           to_receivable + to_principal, excess))
+                           to_receivable + to_principal, excess, to_principal))
     return out
 
 
@@ -174,8 +177,8 @@ def due_schedule(terms: DealTerms, accruals: Sequence[Accrual]) -> list[tuple[da
     Fixed rate: the interest accrued through each month-end is due that day; at maturity
     the interest since the last month-end plus the whole `principal_usd` (prepayments are
     already in cum_paid). Revenue share: a calendar month's share is due
-    `payment_lag_days` after the month's last day; the principal remaining at the end of
-    maturity is due on maturity."""
+    `payment_lag_days` after the month's last day; the principal remaining at maturity,
+    before that day's cash repayments, is due on maturity."""
     dues: dict[date, Decimal] = {}
     if terms.structure == FIXED_RATE:
         pending = ZERO
@@ -190,6 +193,8 @@ def due_schedule(terms: DealTerms, accruals: Sequence[Accrual]) -> list[tuple[da
                 dues[a.day] = dues.get(a.day, ZERO) + pending
                 pending = ZERO
     elif terms.structure == REVENUE_SHARE:
+        if terms.payment_lag_days is None:
+            raise ValueError(f"deal {terms.deal_id}: payment_lag_days is required")
         by_month: dict[date, Decimal] = {}
         for a in accruals:
             if a.day > terms.maturity_date:
@@ -197,7 +202,11 @@ def due_schedule(terms: DealTerms, accruals: Sequence[Accrual]) -> list[tuple[da
             me = month_end(a.day)
             by_month[me] = by_month.get(me, ZERO) + a.accrued_today
             if a.day == terms.maturity_date:
-                dues[a.day] = dues.get(a.day, ZERO) + max(a.principal, ZERO)
+                # what falls due is the principal outstanding before the day's cash
+                # repayments: those already count in cum_paid, and taking the principal
+                # after them would count them twice (a credit hiding later arrears)
+                outstanding = a.principal + a.principal_repaid
+                dues[a.day] = dues.get(a.day, ZERO) + max(outstanding, ZERO)
         for me, amount in by_month.items():
             due = me + timedelta(days=terms.payment_lag_days)
             dues[due] = dues.get(due, ZERO) + amount
@@ -238,6 +247,8 @@ def loss_rate_for(dpd: int) -> Decimal:
 def deal_positions(terms: DealTerms, accruals: Sequence[Accrual],
                    collateral: Mapping[date, Decimal], recovery_rate: Decimal) -> list[DealPosition]:
     """Add delinquency, collateral cover and the allowance to a deal's accruals."""
+    if terms.min_collateral_ratio is None:
+        raise ValueError(f"deal {terms.deal_id}: min_collateral_ratio is required")
     dues = due_schedule(terms, accruals)
     out: list[DealPosition] = []
     cum_paid = ZERO

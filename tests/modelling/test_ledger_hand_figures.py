@@ -18,12 +18,13 @@ from aidnav.ledger.rewards import TokenTransfer, compute_rewards, days_from
 from aidnav.ledger.valuation import Asset, MarketIndex, book_value, value_asset_day
 
 GPU_FIX = DealTerms("D-GPU-FIX", "fixed_rate", D(73000), date(2026, 1, 25), date(2026, 7, 24),
-                    fixed_apr=D("0.10"))
+                    fixed_apr=D("0.10"), min_collateral_ratio=D("1.30"))
 ROB_FIX = DealTerms("D-ROB-FIX", "fixed_rate", D(36500), date(2026, 1, 25), date(2027, 1, 24),
-                    fixed_apr=D("0.12"))
+                    fixed_apr=D("0.12"), min_collateral_ratio=D("1.30"))
 GPU_RS = DealTerms("D-GPU-RS", "revenue_share", D(18000), date(2026, 1, 25), date(2028, 1, 24),
                    revenue_share_pct=D("0.60"), target_multiple=D("1.25"),
-                   tail_share_pct=D("0.10"), payment_lag_days=15)
+                   tail_share_pct=D("0.10"), payment_lag_days=15,
+                   min_collateral_ratio=D("1.30"))
 RS_INVOICES = [  # retained versions: Jan v2, Feb v2 (35,000), credit note, March; INV-4 void
     InvoiceLine("INV-N2-0001", "D-GPU-RS", date(2026, 1, 1), date(2026, 1, 31), D(37200)),
     InvoiceLine("INV-N2-0002", "D-GPU-RS", date(2026, 2, 1), date(2026, 2, 28), D(35000)),
