@@ -20,7 +20,8 @@ from eth_utils import keccak
 
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.nvml.signature import sign_batch
-from ingestion.registry import Address, Asset, Deal, Params, Provider, Registry
+from ingestion.registry import (DEFAULT_MIN_COLLATERAL_RATIO, DEFAULT_PAYMENT_LAG_DAYS,
+                               Address, Asset, Deal, Params, Provider, Registry)
 from ingestion.warehouse import connect
 
 DAY = date(2026, 3, 1)
@@ -42,7 +43,8 @@ def synth_registry(n_gpus: int) -> Registry:
               date(2026, 1, 1), 1825, Decimal("0.1"), f"node-{g // GPUS_PER_NODE:04d}",
               addrs[g // GPUS_PER_NODE], "BENCH") for g in range(n_gpus))
     deal = Deal("D-BENCH", "P-BENCH", "gpu", "fixed_rate", Decimal(1), date(2026, 1, 1),
-                date(2027, 1, 1), Decimal("0.1"), None, None, None, None, Decimal("1.3"),
+                date(2027, 1, 1), Decimal("0.1"), None, None, None, DEFAULT_PAYMENT_LAG_DAYS,
+                DEFAULT_MIN_COLLATERAL_RATIO,
                 None, None)
     return Registry((Provider("P-BENCH", "bench", "XX", False, date(2025, 1, 1)),), (deal,),
                     assets, (), (), (Address(1, "usdc", "0x" + "00" * 20, None),),

@@ -1,9 +1,10 @@
-"""The registry: reference data in seven CSV files (DATA_CONTRACTS.md, "Registry").
+"""The registry: reference data in seven CSV files (docs/DATA_CONTRACTS.md, "Registry").
 
 Every row is validated; the first error stops the run with a `RegistryError` naming the
 file, the line, the field and what was expected (a silently dropped deal would move the
-NAV). A valid registry replaces the raw registry tables whole, with every parameter's
-default filled in.
+NAV). A valid registry replaces the raw registry tables whole, with every default filled
+in: this module is the one place where an empty cell or a missing parameter gets its
+default (`DEAL_DEFAULTS`, `Params`), and nothing downstream applies one again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ ROLES = ("usdc", "aid", "said", "gaib", "nav_oracle", "rewards_distributor", "tr
          "collection", "fee_recipient", "excluded")
 
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+# deals.csv cells that may be left empty, and the value an empty cell takes
+DEFAULT_PAYMENT_LAG_DAYS = 15
+DEFAULT_MIN_COLLATERAL_RATIO = Decimal("1.30")
 
 
 class RegistryError(Exception):
@@ -63,7 +68,7 @@ class Deal:
     revenue_share_pct: Decimal | None
     target_multiple: Decimal | None
     tail_share_pct: Decimal | None
-    payment_lag_days: int | None
+    payment_lag_days: int
     min_collateral_ratio: Decimal
     provider_address: str | None
     collection_address: str | None
@@ -213,7 +218,7 @@ class _Row:
             raise self.fail(name, "a date YYYY-MM-DD", v) from None
 
     def dec(self, name: str, required: bool = True, minimum: Decimal | None = None,
-            maximum: Decimal | None = None) -> Decimal | None:
+            maximum: Decimal | None = None, above: Decimal | None = None) -> Decimal | None:
         v = self.text(name, required)
         if v is None:
             return None
@@ -227,6 +232,8 @@ class _Row:
             raise self.fail(name, f"a number >= {minimum}", v)
         if maximum is not None and d > maximum:
             raise self.fail(name, f"a number <= {maximum}", v)
+        if above is not None and d <= above:
+            raise self.fail(name, f"a number > {above}", v)
         return d
 
     def integer(self, name: str, required: bool = True, minimum: int | None = None) -> int | None:
@@ -302,6 +309,11 @@ def _read_csv(fs, root: str, name: str, columns: tuple[str, ...],
     return rows
 
 
+def _or(value, default):
+    """An empty optional cell takes its default."""
+    return default if value is None else value
+
+
 def _unique(rows: list[_Row], key: Callable[[_Row], object], field_name: str) -> None:
     seen: dict[object, int] = {}
     for r in rows:
@@ -329,6 +341,7 @@ def parse_registry(registry_dir: str | Path) -> Registry:
         "maturity_date", "fixed_apr", "revenue_share_pct", "target_multiple", "tail_share_pct",
         "payment_lag_days", "min_collateral_ratio", "provider_address", "collection_address"))
     _unique(rows, lambda r: r.text("deal_id"), "deal_id")
+    deal_rows = rows
     deals = []
     for r in rows:
         provider_id = r.text("provider_id")
@@ -344,11 +357,13 @@ def parse_registry(registry_dir: str | Path) -> Registry:
             fixed_apr=r.dec("fixed_apr", required=fixed, minimum=Decimal(0)),
             revenue_share_pct=r.dec("revenue_share_pct", required=not fixed,
                                     minimum=Decimal(0), maximum=Decimal(1)),
-            target_multiple=r.dec("target_multiple", required=not fixed, minimum=Decimal(0)),
+            target_multiple=r.dec("target_multiple", required=not fixed, above=Decimal(0)),
             tail_share_pct=r.dec("tail_share_pct", required=not fixed,
                                  minimum=Decimal(0), maximum=Decimal(1)),
-            payment_lag_days=r.integer("payment_lag_days", required=not fixed, minimum=0),
-            min_collateral_ratio=r.dec("min_collateral_ratio", minimum=Decimal(0)),
+            payment_lag_days=_or(r.integer("payment_lag_days", required=False, minimum=0),
+                                 DEFAULT_PAYMENT_LAG_DAYS),
+            min_collateral_ratio=_or(r.dec("min_collateral_ratio", required=False,
+                                           minimum=Decimal(0)), DEFAULT_MIN_COLLATERAL_RATIO),
             provider_address=r.address("provider_address", required=False),
             collection_address=r.address("collection_address", required=False))
         if d.maturity_date < d.funded_date:
@@ -410,9 +425,31 @@ def parse_registry(registry_dir: str | Path) -> Registry:
                          f"{seen_addr[k]})", a.address)
         seen_addr[k] = r.line
 
+    _check_collection_addresses(deal_rows, deals, addresses)
+
     params = _parse_params(_read_csv(fs, root, "params.csv", ("name", "value")), deals)
     return Registry(providers, tuple(deals), tuple(assets), price_index, reserves, addresses,
                     params, source_dir=str(registry_dir))
+
+
+def _check_collection_addresses(rows: list[_Row], deals: list[Deal],
+                                addresses: tuple[Address, ...]) -> None:
+    """A deal's collection_address is a reserve address: it must be listed in addresses.csv
+    with role `collection` (reserves are exactly the treasury and collection rows there), and
+    it collects for one deal only (a receipt must name its deal)."""
+    listed = {a.address for a in addresses if a.role == "collection"}
+    owner: dict[str, tuple[str, int]] = {}
+    for r, d in zip(rows, deals):
+        if d.collection_address is None:
+            continue
+        if d.collection_address not in listed:
+            raise r.fail("collection_address",
+                         "an address listed in addresses.csv with role collection",
+                         d.collection_address)
+        prev = owner.setdefault(d.collection_address, (d.deal_id, r.line))
+        if prev[0] != d.deal_id:
+            raise r.fail("collection_address", f"an address of one deal only (deal {prev[0]} "
+                         f"on line {prev[1]} collects to it)", d.collection_address)
 
 
 _PARAM_TYPES: dict[str, str] = {

@@ -15,12 +15,12 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
 
 
 def collateral_below_minimum(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[dict[str, Any]]:
+    """Deal-days in covenant breach, as the deal mart decides it (one owner for the rule);
+    the minimum shown is the registry's, with its default already filled in."""
     return _rows(con, """
-        select p.day, p.deal_id, p.collateral_ratio,
-               coalesce(d.min_collateral_ratio, 1.30) as min_collateral_ratio
+        select p.day, p.deal_id, p.collateral_ratio, d.min_collateral_ratio
         from marts.fct_deal_position_daily p join raw.deals d using (deal_id)
-        where p.day between ? and ? and p.collateral_ratio is not null
-          and p.collateral_ratio < coalesce(d.min_collateral_ratio, 1.30)
+        where p.day between ? and ? and p.covenant_breach
         order by p.day, p.deal_id""", [start, end])
 
 

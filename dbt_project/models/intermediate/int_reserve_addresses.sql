@@ -1,8 +1,5 @@
--- addresses whose stablecoin is protocol reserves: roles treasury and collection, plus
--- every deal's collection address
+-- addresses whose stablecoin is protocol reserves: the registry's treasury and collection
+-- rows (the registry refuses a deal whose collection address is not listed as one)
 select distinct address
-from (
-    select address from {{ ref('stg_registry__addresses') }} where role in ('treasury', 'collection')
-    union all
-    select collection_address from {{ ref('stg_registry__deals') }} where collection_address is not null
-)
+from {{ ref('stg_registry__addresses') }}
+where role in ('treasury', 'collection')

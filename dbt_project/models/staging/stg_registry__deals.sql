@@ -10,8 +10,8 @@ select
     cast(revenue_share_pct as decimal(38, 18)) as revenue_share_pct,
     cast(target_multiple as decimal(38, 18)) as target_multiple,
     cast(tail_share_pct as decimal(38, 18)) as tail_share_pct,
-    coalesce(payment_lag_days, 15) as payment_lag_days,
-    cast(coalesce(min_collateral_ratio, 1.30) as decimal(38, 18)) as min_collateral_ratio,
+    payment_lag_days,
+    cast(min_collateral_ratio as decimal(38, 18)) as min_collateral_ratio,
     lower(provider_address) as provider_address,
     lower(collection_address) as collection_address
 from {{ source('raw', 'deals') }}
