@@ -1,24 +1,8 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-
-def shared_dir() -> Path:
-    here = Path(__file__).resolve().parents[3] / "shared"
-    if here.is_dir():
-        return here
-    env = os.getenv("AIDNAV_SHARED_DIR")
-    if env and Path(env).is_dir():
-        return Path(env)
-    pytest.skip("shared/ folder with the worked example not found (set AIDNAV_SHARED_DIR)")
-
-
-@pytest.fixture(scope="session")
-def worked_input() -> Path:
-    return shared_dir() / "examples" / "worked_example" / "input"
 
 
 @pytest.fixture

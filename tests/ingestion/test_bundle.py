@@ -8,8 +8,8 @@ import pytest
 from ingestion.chain.bundle import BundleError, export_chain_events_jsonl, load_chain_events_jsonl
 
 
-def test_worked_example_bundle_round_trips(con, worked_input, tmp_path):
-    src = worked_input / "chain_events.jsonl"
+def test_worked_example_bundle_round_trips(con, worked_example_input, tmp_path):
+    src = worked_example_input / "chain_events.jsonl"
     stats = load_chain_events_jsonl(con, src)
     assert stats.rows_loaded == 35
     # upsert: loading again changes nothing
@@ -23,21 +23,21 @@ def test_worked_example_bundle_round_trips(con, worked_input, tmp_path):
     assert sorted(exported, key=key) == sorted(original, key=key)
 
 
-def test_amounts_are_exact_and_blocks_recorded(con, worked_input):
-    load_chain_events_jsonl(con, worked_input / "chain_events.jsonl")
+def test_amounts_are_exact_and_blocks_recorded(con, worked_example_input):
+    load_chain_events_jsonl(con, worked_example_input / "chain_events.jsonl")
     # 100,000 AID minted to Alice, 18 decimals: beyond any double's exact range
     v = con.execute("select arg_value from raw.chain_events where block_number = 20000001 "
                     "and log_index = 1").fetchall()[0][0]
     assert int(v) == 100_000 * 10**18
     n_blocks = len({json.loads(x)["block_number"] for x in
-                    (worked_input / "chain_events.jsonl").read_text().splitlines() if x})
+                    (worked_example_input / "chain_events.jsonl").read_text().splitlines() if x})
     assert con.execute("select count(*) from raw.chain_blocks").fetchall() == [(n_blocks,)]
 
 
-def test_export_window_by_utc_day(con, worked_input, tmp_path):
-    load_chain_events_jsonl(con, worked_input / "chain_events.jsonl")
-    src = [json.loads(x) for x in (worked_input / "chain_events.jsonl").read_text().splitlines()
-           if x]
+def test_export_window_by_utc_day(con, worked_example_input, tmp_path):
+    load_chain_events_jsonl(con, worked_example_input / "chain_events.jsonl")
+    lines = (worked_example_input / "chain_events.jsonl").read_text().splitlines()
+    src = [json.loads(x) for x in lines if x]
     want = sum(1 for e in src if "2026-02-10" <= e["block_timestamp"][:10] <= "2026-02-20")
     assert want > 0
     n = export_chain_events_jsonl(con, tmp_path / "w.jsonl", date(2026, 2, 10), date(2026, 2, 20))

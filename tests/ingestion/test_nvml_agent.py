@@ -1,7 +1,7 @@
 """The NVML node agent. There is no GPU on the test machine, so every run except the
 "no NVML library" one goes through a fake NVML: the `pynvml.nvml*` functions that the
 real backend calls are replaced by fakes fed from real H100 readings
-(shared/fixtures/nvml/h100_probe.json), raising pynvml's own exception classes; the
+(tests/fixtures/nvml/h100_probe.json), raising pynvml's own exception classes; the
 backend's mapping code and the agent run unchanged."""
 
 from __future__ import annotations
@@ -23,23 +23,16 @@ from ingestion.nvml import agent as nvml_agent
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.registry import load_registry
 from ingestion_fixtures import REGISTRY_FILES, TEST_ADDR, TEST_KEY
+from tests.fixture_paths import NVML_H100_PROBE
 
 NODE = "node-t"
 MIB = 1024 * 1024
 RESERVED = 480 * MIB   # the driver's reservation on an H100, driver 580 (tests/fixtures/nvml_h100)
 
 
-def _shared() -> Path:
-    here = Path(__file__).resolve()
-    for cand in (here.parents[3] / "shared", here.parents[2].parent / "shared"):
-        if (cand / "fixtures" / "nvml" / "h100_probe.json").is_file():
-            return cand
-    pytest.skip("shared/fixtures/nvml/h100_probe.json not found")
-
-
 @pytest.fixture(scope="module")
 def probe() -> dict:
-    return json.loads((_shared() / "fixtures" / "nvml" / "h100_probe.json").read_text())
+    return json.loads(NVML_H100_PROBE.read_text())
 
 
 class _Handle:

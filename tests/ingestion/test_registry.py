@@ -28,8 +28,8 @@ def test_valid_registry_fills_parameter_defaults(con, registry_dir):
     assert con.execute("select count(*) from raw.assets").fetchall() == [(3,)]
 
 
-def test_worked_example_registry(con, worked_input):
-    reg = load_registry(con, worked_input / "registry")
+def test_worked_example_registry(con, worked_example_input):
+    reg = load_registry(con, worked_example_input / "registry")
     assert len(reg.deals) == 3 and len(reg.assets) == 11
     assert reg.params.inception_date == date(2026, 1, 25)
     assert reg.node_address("node-n2") == "0xe27be68f637180378f2d77fe934b42ed0786a30e"

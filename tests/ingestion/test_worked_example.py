@@ -31,8 +31,8 @@ def _load_all(con, root):
     return reg, stats
 
 
-def test_gpu_quarantine_is_48_bad_signature_1_temperature_1_unknown_gpu(con, worked_input):
-    _, stats = _load_all(con, worked_input)
+def test_gpu_quarantine_is_48_bad_signature_1_temperature_1_unknown_gpu(con, worked_example_input):
+    _, stats = _load_all(con, worked_example_input)
     assert stats["gpu_telemetry"].rows_quarantined == 50
     rows = con.execute("select file, field, reason from raw.quarantine "
                        "where source = 'gpu_telemetry'").fetchall()
@@ -44,8 +44,8 @@ def test_gpu_quarantine_is_48_bad_signature_1_temperature_1_unknown_gpu(con, wor
     assert len(unknown) == 1 and "unknown asset" in unknown[0][2] and "2026-03-04" in unknown[0][0]
 
 
-def test_robot_records_all_valid(con, worked_input):
-    _, stats = _load_all(con, worked_input)
+def test_robot_records_all_valid(con, worked_example_input):
+    _, stats = _load_all(con, worked_example_input)
     assert stats["robot_telemetry"].rows_quarantined == 0
     # 3 robots x 3 records a day x 40 days, less the 6 records of PM-CR-000101 powered
     # off on 02-25 and 02-26
@@ -54,8 +54,8 @@ def test_robot_records_all_valid(con, worked_input):
                        ).fetchone()[0] == 0
 
 
-def test_gpu_sample_count(con, worked_input):
-    _load_all(con, worked_input)
+def test_gpu_sample_count(con, worked_example_input):
+    _load_all(con, worked_example_input)
     # 8 GPUs x 24 samples x 40 days = 7680, less H100 #4's 10 silent days (240), the
     # bad batch (48), the 150 C sample, H100 #3 after 02-24 18:00 (6), plus 3 duplicates
     n, distinct = con.execute(
@@ -67,8 +67,8 @@ def test_gpu_sample_count(con, worked_input):
                        ).fetchone()[0] == 12
 
 
-def test_invoices_keep_every_version_once(con, worked_input):
-    _load_all(con, worked_input)
+def test_invoices_keep_every_version_once(con, worked_example_input):
+    _load_all(con, worked_example_input)
     rows = con.execute("select invoice_id, version, amount_usd, status, delivery_date::varchar "
                        "from raw.invoices order by invoice_id, version").fetchall()
     assert rows == [
@@ -84,18 +84,19 @@ def test_invoices_keep_every_version_once(con, worked_input):
     ]
 
 
-def test_reingestion_changes_nothing(con, worked_input):
-    reg, _ = _load_all(con, worked_input)
+def test_reingestion_changes_nothing(con, worked_example_input):
+    reg, _ = _load_all(con, worked_example_input)
     before = _snapshot(con)
-    stats = ingest_landing(con, worked_input, reg)
-    load_chain_events_jsonl(con, worked_input / "chain_events.jsonl")
+    stats = ingest_landing(con, worked_example_input, reg)
+    load_chain_events_jsonl(con, worked_example_input / "chain_events.jsonl")
     assert all(s.files_read == 0 and s.rows_loaded == 0 for s in stats.values())
     assert _snapshot(con) == before
 
 
-def test_duplicate_invoice_file_under_new_path_changes_nothing(con, worked_input, tmp_path):
+def test_duplicate_invoice_file_under_new_path_changes_nothing(con, worked_example_input,
+                                                             tmp_path):
     root = tmp_path / "input"
-    shutil.copytree(worked_input, root)
+    shutil.copytree(worked_example_input, root)
     reg, _ = _load_all(con, root)
     before = _snapshot(con)["invoices"]
     again = root / "landing/invoices/P-NEO2/2026-03-05"
@@ -107,22 +108,22 @@ def test_duplicate_invoice_file_under_new_path_changes_nothing(con, worked_input
     assert _snapshot(con)["invoices"] == before
 
 
-def test_dates_limit_the_delivery_folders(con, worked_input):
+def test_dates_limit_the_delivery_folders(con, worked_example_input):
     from datetime import date
 
-    reg = load_registry(con, worked_input / "registry")
-    stats = ingest_landing(con, worked_input, reg, dates=[date(2026, 2, 8)])
+    reg = load_registry(con, worked_example_input / "registry")
+    stats = ingest_landing(con, worked_example_input, reg, dates=[date(2026, 2, 8)])
     assert stats["gpu_telemetry"].files_read == 3  # node-n1 + node-n2's two batches
     assert stats["gpu_telemetry"].rows_quarantined == 48
     assert stats["robot_telemetry"].files_read == 1
     assert stats["invoices"].files_read == 0
 
 
-def test_quarantined_records_also_written_as_jsonl(con, worked_input, tmp_path):
+def test_quarantined_records_also_written_as_jsonl(con, worked_example_input, tmp_path):
     import json
 
     root = tmp_path / "data"
-    shutil.copytree(worked_input, root)
+    shutil.copytree(worked_example_input, root)
     reg = load_registry(con, root / "registry")
     ingest_landing(con, root, reg, quarantine_dir=root / "quarantine")
     files = sorted((root / "quarantine" / "gpu_telemetry").rglob("*.jsonl"))

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
-from compare import cell_mismatch, compare_file  # noqa: E402
+from tests.modelling.compare import cell_mismatch, compare_file
 
 
 def test_usd_tolerance_and_exact_columns():

@@ -4,52 +4,44 @@ window that must give exactly the last 24 days (the books still start at incepti
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from compare import compare_file, read_rows  # noqa: E402
+from aidnav.replay import replay
+from tests.fixture_paths import WORKED_EXAMPLE_EXPECTED, WORKED_EXAMPLE_INPUT
+from tests.modelling.compare import compare_file, read_rows
 
-from aidnav.replay import replay  # noqa: E402
-
-EXAMPLE = Path("/work/shared/examples/worked_example")
-if not EXAMPLE.exists():  # the repository's copy, when the shared folder is absent
-    EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "worked_example"
 EXPECTED_FILES = ["fct_gpu_operation_daily.csv", "fct_robot_operation_daily.csv",
                   "fct_asset_valuation_daily.csv", "fct_deal_position_daily.csv",
                   "fct_nav_daily.csv", "fct_staker_rewards_daily.csv", "rewards_roots.csv"]
-
-pytestmark = pytest.mark.skipif(not EXAMPLE.exists(), reason="worked example not available")
 
 
 @pytest.fixture(scope="module")
 def full_window(tmp_path_factory):
     out = tmp_path_factory.mktemp("replay_full")
-    return replay(EXAMPLE / "input", date(2026, 1, 25), date(2026, 3, 5), out)
+    return replay(WORKED_EXAMPLE_INPUT, date(2026, 1, 25), date(2026, 3, 5), out)
 
 
 @pytest.fixture(scope="module")
 def later_window(tmp_path_factory):
     out = tmp_path_factory.mktemp("replay_later")
-    return replay(EXAMPLE / "input", date(2026, 2, 10), date(2026, 3, 5), out)
+    return replay(WORKED_EXAMPLE_INPUT, date(2026, 2, 10), date(2026, 3, 5), out)
 
 
 @pytest.mark.parametrize("name", EXPECTED_FILES)
 def test_full_window_matches_expected(full_window, name):
-    problems = compare_file(EXAMPLE / "expected" / name, full_window.out_dir / name)
+    problems = compare_file(WORKED_EXAMPLE_EXPECTED / name, full_window.out_dir / name)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("name", EXPECTED_FILES)
 def test_later_window_equals_last_24_days(later_window, name):
-    _, rows = read_rows(EXAMPLE / "expected" / name)
+    _, rows = read_rows(WORKED_EXAMPLE_EXPECTED / name)
     tail = [r for r in rows if r["day"] >= "2026-02-10"]
     assert {r["day"] for r in tail} == {f"2026-02-{d:02d}" for d in range(10, 29)} | {
         f"2026-03-0{d}" for d in range(1, 6)}
-    problems = compare_file(EXAMPLE / "expected" / name, later_window.out_dir / name,
+    problems = compare_file(WORKED_EXAMPLE_EXPECTED / name, later_window.out_dir / name,
                             expected_rows=tail)
     assert not problems, "\n".join(problems)
 
@@ -78,11 +70,11 @@ def test_incremental_rerun_of_a_window_changes_nothing(tmp_path):
     from aidnav.replay import export_marts, load_inputs, run_dbt
 
     warehouse = tmp_path / "warehouse.duckdb"
-    load_inputs(warehouse, EXAMPLE / "input")
+    load_inputs(warehouse, WORKED_EXAMPLE_INPUT)
     run_dbt(warehouse, date(2026, 1, 25), date(2026, 3, 5), tmp_path)
     run_dbt(warehouse, date(2026, 2, 10), date(2026, 3, 5), tmp_path)
     out = tmp_path / "out"
     export_marts(warehouse, date(2026, 1, 25), date(2026, 3, 5), out)
     for name in EXPECTED_FILES:
-        problems = compare_file(EXAMPLE / "expected" / name, out / name)
+        problems = compare_file(WORKED_EXAMPLE_EXPECTED / name, out / name)
         assert not problems, "\n".join(problems)

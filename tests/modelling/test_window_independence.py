@@ -17,16 +17,12 @@ import duckdb
 import pytest
 
 from aidnav.replay import MART_EXPORTS, ReplayError, load_inputs, run_dbt
+from tests.fixture_paths import WORKED_EXAMPLE_INPUT
 
-EXAMPLE = Path("/work/shared/examples/worked_example")
-if not EXAMPLE.exists():
-    EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "worked_example"
 INCEPTION, END = date(2026, 1, 25), date(2026, 3, 5)
 MARTS = list(MART_EXPORTS)
 LEDGER_MARTS = ["fct_asset_valuation_daily", "fct_deal_position_daily", "fct_nav_daily",
                 "fct_staker_rewards_daily", "fct_rewards_roots_daily"]
-
-pytestmark = pytest.mark.skipif(not EXAMPLE.exists(), reason="worked example not available")
 
 
 def dump(warehouse: Path, last_day: date | None = None) -> dict[str, list[tuple]]:
@@ -56,7 +52,7 @@ def assert_same(actual: dict[str, list[tuple]], expected: dict[str, list[tuple]]
 def loaded(tmp_path_factory) -> Path:
     """A warehouse with the worked example's inputs and no model built yet."""
     warehouse = tmp_path_factory.mktemp("window_loaded") / "warehouse.duckdb"
-    load_inputs(warehouse, EXAMPLE / "input")
+    load_inputs(warehouse, WORKED_EXAMPLE_INPUT)
     return warehouse
 
 

@@ -19,24 +19,6 @@ GENESIS = datetime(2026, 3, 15, tzinfo=timezone.utc)
 CHAIN_ID = 31337
 
 
-def _worked_example_dir() -> Path:
-    from aidnav.config import REPO_ROOT
-
-    for root in (REPO_ROOT, REPO_ROOT.parent):
-        candidate = root / "shared" / "examples" / "worked_example" / "expected"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"worked example not found under {REPO_ROOT}/shared or {REPO_ROOT.parent}/shared"
-    )
-
-
-@pytest.fixture(scope="session")
-def worked_example() -> Path:
-    """The worked example's `expected/` folder (independent reference outputs)."""
-    return _worked_example_dir()
-
-
 @pytest.fixture(scope="session")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with local_anvil(tmp_path_factory.mktemp("anvil"), timestamp=int(GENESIS.timestamp())) as (

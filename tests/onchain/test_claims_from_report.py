@@ -62,7 +62,7 @@ def _write_report(reports_dir: Path, expected: Path, day: date) -> dict:
 
 @pytest.fixture()
 def distributor_with_two_days(
-    w3: Web3, deployer: Signer, worked_example: Path, tmp_path: Path
+    w3: Web3, deployer: Signer, worked_example_expected: Path, tmp_path: Path
 ) -> tuple[Contract, Contract, Path]:
     gaib = contract_at(w3, "GaibToken", deploy_contract(w3, deployer, "GaibToken"))
     distributor = contract_at(w3, "RewardsDistributor",
@@ -70,7 +70,7 @@ def distributor_with_two_days(
                                               gaib.address, 3600))
     reports = tmp_path / "reports"
     for day in (ACCEPTED_DAY, PENDING_DAY):
-        report = _write_report(reports, worked_example, day)
+        report = _write_report(reports, worked_example_expected, day)
         call(w3, deployer, gaib, "mint", distributor.address, int(report["total_cumulative_wei"])
              - gaib.functions.balanceOf(distributor.address).call())
         result = publish_rewards(w3, deployer, distributor.address, report["epoch"],
@@ -84,17 +84,19 @@ def distributor_with_two_days(
 
 
 def test_holder_claims_exactly_its_cumulative_once(
-    w3: Web3, distributor_with_two_days: tuple[Contract, Contract, Path], worked_example: Path
+    w3: Web3,
+    distributor_with_two_days: tuple[Contract, Contract, Path],
+    worked_example_expected: Path,
 ) -> None:
     gaib, distributor, reports = distributor_with_two_days
-    accepted_rows = dict(_rows(worked_example, ACCEPTED_DAY))
-    pending_rows = dict(_rows(worked_example, PENDING_DAY))
+    accepted_rows = dict(_rows(worked_example_expected, ACCEPTED_DAY))
+    pending_rows = dict(_rows(worked_example_expected, PENDING_DAY))
     claimer = anvil_test_signer(8)  # anyone may send the claim; the account is paid
     for account, cumulative in accepted_rows.items():
         assert pending_rows[account] > cumulative  # the pending day would pay more
         proof = rewards_proof(reports, account, w3, distributor.address)
         assert proof["epoch"] == day_number(ACCEPTED_DAY) and proof["day"] == "2026-03-04"
-        assert proof["root"] == _root_row(worked_example, ACCEPTED_DAY)["root"]
+        assert proof["root"] == _root_row(worked_example_expected, ACCEPTED_DAY)["root"]
         assert proof["cumulative"] == str(cumulative)
         assert proof["distributor"] == distributor.address and proof["checked_onchain"]
         assert all(p.startswith("0x") and len(p) == 66 for p in proof["proof"])
@@ -109,40 +111,40 @@ def test_holder_claims_exactly_its_cumulative_once(
 
 
 def test_forged_proof_reverts(
-    distributor_with_two_days: tuple[Contract, Contract, Path], worked_example: Path
+    distributor_with_two_days: tuple[Contract, Contract, Path], worked_example_expected: Path
 ) -> None:
     _gaib, distributor, reports = distributor_with_two_days
-    account = sorted(dict(_rows(worked_example, ACCEPTED_DAY)))[0]
+    account = sorted(dict(_rows(worked_example_expected, ACCEPTED_DAY)))[0]
     proof = rewards_proof(reports, account, distributor.w3, distributor.address)
     siblings = [bytes.fromhex(p[2:]) for p in proof["proof"]]
     checksummed = Web3.to_checksum_address(account)
     with pytest.raises(ContractLogicError, match="invalid proof"):
         distributor.functions.claim(checksummed, int(proof["cumulative"]) + 1, siblings).call()
     # the pending day's larger amount is not claimable before its root is accepted
-    pending = dict(_rows(worked_example, PENDING_DAY))[account]
+    pending = dict(_rows(worked_example_expected, PENDING_DAY))[account]
     with pytest.raises(ContractLogicError, match="invalid proof"):
         distributor.functions.claim(checksummed, pending, siblings).call()
 
 
 def test_proof_errors_are_clear(
-    distributor_with_two_days: tuple[Contract, Contract, Path], worked_example: Path
+    distributor_with_two_days: tuple[Contract, Contract, Path], worked_example_expected: Path
 ) -> None:
     _gaib, distributor, reports = distributor_with_two_days
     w3 = distributor.w3
     with pytest.raises(ClaimsError, match="has no rewards in .*2026-03-04.json"):
         rewards_proof(reports, anvil_test_signer(9).address, w3, distributor.address)
-    offline = rewards_proof(reports, sorted(dict(_rows(worked_example, PENDING_DAY)))[0])
+    offline = rewards_proof(reports, sorted(dict(_rows(worked_example_expected, PENDING_DAY)))[0])
     assert offline["day"] == "2026-03-05" and offline["checked_onchain"] is False
     (reports / "rewards" / "2026-03-04.json").unlink()
     with pytest.raises(ClaimsError, match="2026-03-04.json does not exist"):
-        rewards_proof(reports, sorted(dict(_rows(worked_example, ACCEPTED_DAY)))[0], w3,
+        rewards_proof(reports, sorted(dict(_rows(worked_example_expected, ACCEPTED_DAY)))[0], w3,
                       distributor.address)
 
 
 def test_consumer_reads_the_posted_share_price(w3: Web3, deployer: Signer,
-                                                worked_example: Path) -> None:
+                                                worked_example_expected: Path) -> None:
     oracle = contract_at(w3, "NavOracle", deploy_contract(w3, deployer, "NavOracle", 100))
-    with open(worked_example / "fct_nav_daily.csv", newline="") as fh:
+    with open(worked_example_expected / "fct_nav_daily.csv", newline="") as fh:
         row = next(r for r in csv.DictReader(fh) if r["day"] == "2026-03-01")
     price = int((Decimal(row["share_price"]) * 10**18).to_integral_value())
     assert price == 1_058541655371304975

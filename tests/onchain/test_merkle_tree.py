@@ -31,9 +31,9 @@ def _daily_entries(expected: Path) -> dict[str, list[tuple[str, int]]]:
     return days
 
 
-def test_worked_example_roots(worked_example: Path) -> None:
-    entries = _daily_entries(worked_example)
-    with open(worked_example / "rewards_roots.csv", newline="") as fh:
+def test_worked_example_roots(worked_example_expected: Path) -> None:
+    entries = _daily_entries(worked_example_expected)
+    with open(worked_example_expected / "rewards_roots.csv", newline="") as fh:
         expected = list(csv.DictReader(fh))
     assert len(expected) == 40
     for row in expected:

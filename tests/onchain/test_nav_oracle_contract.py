@@ -45,9 +45,9 @@ def _post(oracle: Contract, deployer: Signer, day: int, price: int = 10**18) -> 
 
 
 def test_posted_share_price_is_served_as_chainlink_round(
-    w3: Web3, deployer: Signer, oracle: Contract, worked_example: Path
+    w3: Web3, deployer: Signer, oracle: Contract, worked_example_expected: Path
 ) -> None:
-    row = _nav_row(worked_example, "2026-03-01")
+    row = _nav_row(worked_example_expected, "2026-03-01")
     price, nav, supply = _wei(row["share_price"]), _wei(row["nav_usd"]), _wei(row["aid_supply"])
     assert price == 1_058541655371304975
     receipt = call(w3, deployer, oracle, "postNav", DAY_2026_03_01, price, nav, supply, HASH)

@@ -44,11 +44,11 @@ def _root_of(expected: Path, day: str) -> tuple[str, int]:
 
 def test_claims_pay_cumulative_once(
     w3: Web3, deployer: Signer, gaib_and_distributor: tuple[Contract, Contract],
-    worked_example: Path,
+    worked_example_expected: Path,
 ) -> None:
     gaib, distributor = gaib_and_distributor
-    entries = _day_rows(worked_example, LAST_DAY)
-    expected_root, total = _root_of(worked_example, LAST_DAY)
+    entries = _day_rows(worked_example_expected, LAST_DAY)
+    expected_root, total = _root_of(worked_example_expected, LAST_DAY)
     assert len(entries) == 4
     tree = build_tree(entries)
     assert tree.root == expected_root
@@ -80,10 +80,10 @@ def test_claims_pay_cumulative_once(
 
 def test_forged_proof_reverts(
     w3: Web3, deployer: Signer, gaib_and_distributor: tuple[Contract, Contract],
-    worked_example: Path,
+    worked_example_expected: Path,
 ) -> None:
     gaib, distributor = gaib_and_distributor
-    entries = _day_rows(worked_example, LAST_DAY)
+    entries = _day_rows(worked_example_expected, LAST_DAY)
     tree = build_tree(entries)
     call(w3, deployer, gaib, "mint", distributor.address, 10**30)
     call(w3, deployer, distributor, "proposeRoot", 1, bytes.fromhex(tree.root[2:]), tree.total,

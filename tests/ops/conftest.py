@@ -9,21 +9,18 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path("/work/shared/examples/worked_example")
-if not EXAMPLE.exists():
-    EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "worked_example"
+from tests.fixture_paths import WORKED_EXAMPLE_INPUT
+
 INCEPTION, END = date(2026, 1, 25), date(2026, 3, 5)
 
 
 @pytest.fixture(scope="session")
 def example_loaded(tmp_path_factory) -> Path:
     """Inputs loaded into raw, no model built yet."""
-    if not EXAMPLE.exists():
-        pytest.skip("worked example not available")
     from aidnav.replay import load_inputs
 
     warehouse = tmp_path_factory.mktemp("ops_loaded") / "warehouse.duckdb"
-    load_inputs(warehouse, EXAMPLE / "input")
+    load_inputs(warehouse, WORKED_EXAMPLE_INPUT)
     return warehouse
 
 

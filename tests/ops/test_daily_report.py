@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from aidnav.daily_report import bar_chart, line_chart, render_reports, Series
-from tests.ops.conftest import EXAMPLE, INCEPTION, END
+from tests.fixture_paths import WORKED_EXAMPLE_EXPECTED
+from tests.ops.conftest import INCEPTION, END
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def reports(example_warehouse, tmp_path_factory):
 
 
 def expected_nav(day: str) -> dict[str, str]:
-    with open(EXAMPLE / "expected" / "fct_nav_daily.csv", newline="") as fh:
+    with open(WORKED_EXAMPLE_EXPECTED / "fct_nav_daily.csv", newline="") as fh:
         return next(r for r in csv.DictReader(fh) if r["day"] == day)
 
 

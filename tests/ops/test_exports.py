@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from aidnav.exports import ExportError, export_marts, partition_path
-from tests.ops.conftest import EXAMPLE, INCEPTION
+from tests.fixture_paths import WORKED_EXAMPLE_EXPECTED
+from tests.ops.conftest import INCEPTION
 
 DAYS = [INCEPTION + timedelta(days=i) for i in range(40)]
 
@@ -28,7 +29,7 @@ def exported(example_warehouse, tmp_path_factory) -> tuple[Path, dict[str, int]]
 
 
 def expected_rows(name: str) -> list[dict[str, str]]:
-    with open(EXAMPLE / "expected" / f"{name}.csv", newline="") as fh:
+    with open(WORKED_EXAMPLE_EXPECTED / f"{name}.csv", newline="") as fh:
         return list(csv.DictReader(fh))
 
 

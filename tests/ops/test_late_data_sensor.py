@@ -12,7 +12,8 @@ import pytest
 
 from orchestration.resources import WarehouseResource
 from orchestration.sensors import late_data_sensor, plan_late_data
-from tests.ops.conftest import EXAMPLE, END
+from tests.fixture_paths import WORKED_EXAMPLE_INPUT
+from tests.ops.conftest import END
 
 HEADER = ("invoice_id,version,provider_id,deal_id,customer_id,issue_date,due_date,"
           "period_start,period_end,usage_hours,amount_usd,status,paid_date\n")
@@ -24,8 +25,8 @@ LATE_INVOICE = HEADER + ("INV-N2-0004,3,P-NEO2,D-GPU-RS,C-BETA,2026-02-20,2026-0
 @pytest.fixture()
 def data_dir(example_warehouse, tmp_path) -> Path:
     """A data directory whose warehouse has ingested the example and computed its 40 days."""
-    shutil.copytree(EXAMPLE / "input" / "landing", tmp_path / "landing")
-    shutil.copytree(EXAMPLE / "input" / "registry", tmp_path / "registry")
+    shutil.copytree(WORKED_EXAMPLE_INPUT / "landing", tmp_path / "landing")
+    shutil.copytree(WORKED_EXAMPLE_INPUT / "registry", tmp_path / "registry")
     shutil.copy(example_warehouse, tmp_path / "warehouse.duckdb")
     return tmp_path
 

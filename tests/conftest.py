@@ -1,0 +1,27 @@
+"""Fixtures for every test directory: the paths of the in-repository reference data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixture_paths import WORKED_EXAMPLE, WORKED_EXAMPLE_EXPECTED, WORKED_EXAMPLE_INPUT
+
+
+@pytest.fixture(scope="session")
+def worked_example_dir() -> Path:
+    """The worked example (README.md, input/, expected/)."""
+    return WORKED_EXAMPLE
+
+
+@pytest.fixture(scope="session")
+def worked_example_input() -> Path:
+    """The worked example's inputs: registry/, landing/ and chain_events.jsonl."""
+    return WORKED_EXAMPLE_INPUT
+
+
+@pytest.fixture(scope="session")
+def worked_example_expected() -> Path:
+    """The worked example's `expected/` folder (independent reference outputs)."""
+    return WORKED_EXAMPLE_EXPECTED
