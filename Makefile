@@ -10,13 +10,14 @@ export AIDNAV_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help install demo test ui chain-up chain-down bench clean
+.PHONY: help install demo test ui docs chain-up chain-down bench clean
 
 help:
 	@echo "make demo     set everything up, start the local chain, run the daily job for the last 30 days"
 	@echo "make test     run the whole test suite"
 	@echo "make install  environment only (.venv with uv, anvil from npm, dbt manifest)"
 	@echo "make ui       dagster dev on the same data directory ($(AIDNAV_DATA_DIR))"
+	@echo "make docs     dbt docs as one static page that opens offline ($(AIDNAV_DATA_DIR)/docs/dbt)"
 
 install: .install.stamp
 
@@ -38,6 +39,21 @@ test: install
 
 ui: install
 	$(BIN)/aidnav ui
+
+# dbt's docs as one self-contained page (static_index.html opens from file://). The
+# catalog (column types) is read from the warehouse when there is one.
+DBT_DOCS := $(AIDNAV_DATA_DIR)/docs/dbt
+docs: install
+	@mkdir -p $(DBT_DOCS)
+	@cd dbt_project && if [ -f "$(AIDNAV_DATA_DIR)/warehouse.duckdb" ]; then \
+	  AIDNAV_WAREHOUSE="$(AIDNAV_DATA_DIR)/warehouse.duckdb" ../$(BIN)/dbt docs generate --static \
+	    --quiet --profiles-dir . --target-path "$(DBT_DOCS)"; \
+	else \
+	  AIDNAV_WAREHOUSE="$(DBT_DOCS)/empty.duckdb" ../$(BIN)/dbt docs generate --static \
+	    --empty-catalog --quiet --profiles-dir . --target-path "$(DBT_DOCS)"; \
+	fi
+	@echo "dbt docs:  $(DBT_DOCS)/static_index.html"
+	@echo "Data Docs: $(AIDNAV_DATA_DIR)/reports/quality/<run>/index.html (written by each run)"
 
 chain-up: install
 	$(BIN)/aidnav chain up

@@ -28,6 +28,8 @@ from typing import Any
 
 import pandas as pd
 
+from quality.data_docs_offline import offline_page, vendor_assets
+
 SAMPLE_SIZE = 5
 ROW_KEYS = 20  # failing rows whose keys a Failure keeps
 DOCS_MAX_ROWS = 1000  # unexpected values / row keys kept per expectation in the Data Docs
@@ -280,6 +282,10 @@ def _add_to_data_docs(ctx: Any, docs_dir: Path, name: str, suite: Any, outcome: 
         _, links = site.builder.site_index_builder.build()
         _add_static_listing(docs_index(docs_dir), docs_dir.name, (links or {}).get(
             "validations_links", []))
+        vendor_assets(docs_dir)
+        for page in (docs_dir / _validation_page(name, run_id),
+                     docs_dir / _expectations_page(name), docs_index(docs_dir)):
+            offline_page(page, docs_dir)
     return docs_index(docs_dir)
 
 
@@ -298,6 +304,12 @@ _LISTING_ID = "aidnav-run-validations"
 def _validation_page(name: str, run_id: Any) -> Path:
     """The validation's page within the site, laid out as GX's HtmlSiteStore writes it."""
     return Path("validations", *name.split("."), *run_id.to_tuple(), f"{name}.html")
+
+
+def _expectations_page(name: str) -> Path:
+    """The suite's page within the site, laid out as GX's HtmlSiteStore writes it."""
+    *folders, leaf = name.split(".")
+    return Path("expectations", *folders, f"{leaf}.html")
 
 
 def _write(path: Path, text: str) -> None:
