@@ -2,7 +2,9 @@
 
 Each asset only wires `ingestion` functions; every load is idempotent (a file ledger for
 landing files, an upsert on (chain_id, tx_hash, log_index) for chain events), so a
-re-run or a backfill never duplicates a row. Retries only here: reading is safe to repeat.
+re-run or a backfill never duplicates a row. Retries only here: reading is safe to repeat,
+and only on an error that can pass on a second try (a connection, a timeout, a lock); any
+other fails the step at once, its cause and remedy in one line.
 """
 
 
@@ -10,6 +12,7 @@ import dagster as dg
 
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ChainResource, WarehouseResource
+from orchestration.run_outcome import retried_only_when_transient
 
 REGISTRY_TABLES = (
     "providers", "deals", "assets", "price_index", "offchain_reserves", "addresses", "params",
@@ -40,16 +43,19 @@ def registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """The registry CSVs, validated: an error stops the run, naming file, line and field."""
     from ingestion.registry import load_registry
 
-    con = warehouse.connect()
-    try:
-        load_registry(con, warehouse.settings().registry_dir)
-        for table in REGISTRY_TABLES:
-            count = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
-            yield dg.MaterializeResult(
-                asset_key=["raw", table], metadata={"rows": dg.MetadataValue.int(count)}
-            )
-    finally:
-        con.close()
+    counts = {}
+    with retried_only_when_transient(context, INGEST_RETRY, data_dir=warehouse.data_dir):
+        con = warehouse.connect()
+        try:
+            load_registry(con, warehouse.settings().registry_dir)
+            for table in REGISTRY_TABLES:
+                counts[table] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+        finally:
+            con.close()
+    for table, count in counts.items():
+        yield dg.MaterializeResult(
+            asset_key=["raw", table], metadata={"rows": dg.MetadataValue.int(count)}
+        )
 
 
 def _landing_asset(key: str, loader_path: str, description: str):
@@ -70,12 +76,13 @@ def _landing_asset(key: str, loader_path: str, description: str):
         from ingestion.registry import load_registry
 
         loader = getattr(importlib.import_module(module_name), func_name)
-        con = warehouse.connect()
-        try:
-            reg = load_registry(con, warehouse.settings().registry_dir)
-            stats = loader(con, warehouse.settings().landing_dir, reg)
-        finally:
-            con.close()
+        with retried_only_when_transient(context, INGEST_RETRY, data_dir=warehouse.data_dir):
+            con = warehouse.connect()
+            try:
+                reg = load_registry(con, warehouse.settings().registry_dir)
+                stats = loader(con, warehouse.settings().landing_dir, reg)
+            finally:
+                con.close()
         return dg.MaterializeResult(metadata=_stats_metadata(stats))
 
     _asset.__name__ = f"raw_{key}"
@@ -111,10 +118,12 @@ def raw_chain_events(
     from ingestion.chain.events import ingest_chain_events
     from ingestion.registry import load_registry
 
-    con = warehouse.connect()
-    try:
-        reg = load_registry(con, warehouse.settings().registry_dir)
-        stats = ingest_chain_events(con, chain.web3(), reg)
-    finally:
-        con.close()
+    with retried_only_when_transient(context, INGEST_RETRY, rpc_url=chain.rpc_url,
+                                     data_dir=warehouse.data_dir):
+        con = warehouse.connect()
+        try:
+            reg = load_registry(con, warehouse.settings().registry_dir)
+            stats = ingest_chain_events(con, chain.web3(), reg)
+        finally:
+            con.close()
     return dg.MaterializeResult(metadata=_stats_metadata(stats))
