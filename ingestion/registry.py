@@ -352,7 +352,7 @@ def parse_registry(registry_dir: str | Path) -> Registry:
         d = Deal(
             deal_id=r.text("deal_id"), provider_id=provider_id,
             asset_class=r.enum("asset_class", ASSET_CLASSES), structure=structure,
-            principal_usd=r.dec("principal_usd", minimum=Decimal(0)),
+            principal_usd=r.dec("principal_usd", above=Decimal(0)),
             funded_date=r.day("funded_date"), maturity_date=r.day("maturity_date"),
             fixed_apr=r.dec("fixed_apr", required=fixed, minimum=Decimal(0)),
             revenue_share_pct=r.dec("revenue_share_pct", required=not fixed,
@@ -362,8 +362,9 @@ def parse_registry(registry_dir: str | Path) -> Registry:
                                  minimum=Decimal(0), maximum=Decimal(1)),
             payment_lag_days=_or(r.integer("payment_lag_days", required=False, minimum=0),
                                  DEFAULT_PAYMENT_LAG_DAYS),
+            # over-collateralised: a minimum under 1 would let a deal be under water
             min_collateral_ratio=_or(r.dec("min_collateral_ratio", required=False,
-                                           minimum=Decimal(0)), DEFAULT_MIN_COLLATERAL_RATIO),
+                                           minimum=Decimal(1)), DEFAULT_MIN_COLLATERAL_RATIO),
             provider_address=r.address("provider_address", required=False),
             collection_address=r.address("collection_address", required=False))
         if d.maturity_date < d.funded_date:

@@ -104,3 +104,20 @@ def test_one_collection_address_collects_for_one_deal(con, registry_dir):
         load_registry(con, registry_dir)
     assert (e.value.line, e.value.field) == (3, "collection_address")
     assert "D-A" in str(e.value)
+
+
+@pytest.mark.parametrize("row, field, expected", [
+    ("D-A,P-A,gpu,fixed_rate,0,2026-01-10,2027-01-10,0.10,,,,,,,", "principal_usd", "> 0"),
+    ("D-A,P-A,gpu,fixed_rate,1000,2026-01-10,2027-01-10,0.10,,,,,0.9,,", "min_collateral_ratio",
+     ">= 1"),
+])
+def test_what_the_quality_suite_would_refuse_is_refused_at_the_registry(con, registry_dir, row,
+                                                                       field, expected):
+    # the deals suite blocks publishing on these: the registry names the cell instead
+    _write(registry_dir, "deals.csv", _deals(
+        row, "D-R,P-B,robot,fixed_rate,300,2026-01-20,2027-01-20,0.12,,,,,,,"))
+    _write(registry_dir, "assets.csv", "asset_id,deal_id,asset_type,model,purchase_price_usd,"
+           "acquired_date,useful_life_days,residual_pct,node_id,node_address,site\n")
+    with pytest.raises(RegistryError) as e:
+        load_registry(con, registry_dir)
+    assert (e.value.line, e.value.field) == (2, field) and expected in str(e.value)
