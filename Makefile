@@ -10,11 +10,12 @@ export AIDNAV_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help install demo test ui docs chain-up chain-down bench clean
+.PHONY: help install demo test test-generated ui docs chain-up chain-down bench clean
 
 help:
 	@echo "make demo     set everything up, start the local chain, run the daily job for the last 30 days"
 	@echo "make test     run the whole test suite"
+	@echo "make test-generated  the property tests on more seeded generated books"
 	@echo "make install  environment only (.venv with uv, anvil from npm, dbt manifest)"
 	@echo "make ui       dagster dev on the same data directory ($(AIDNAV_DATA_DIR))"
 	@echo "make docs     dbt docs as one static page that opens offline ($(AIDNAV_DATA_DIR)/docs/dbt)"
@@ -35,7 +36,10 @@ demo: install
 	$(BIN)/aidnav demo
 
 test: install
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not generated"
+
+test-generated: install
+	$(BIN)/pytest -n 2 --dist loadgroup -m generated tests/generated
 
 ui: install
 	$(BIN)/aidnav ui
