@@ -66,20 +66,26 @@ def _rpc_port(settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------- run
-def run_days(days: list[date], settings: Settings, progress: bool | None = None) -> dict:
+def run_days(days: list[date], settings: Settings, progress: bool | None = None,
+             verbose: bool = False) -> dict:
     """Run the `daily_nav` job over consecutive days through Dagster (runs show in the UI).
 
     One day is one partition run; several days are one single-run backfill over their
     range, exactly what the UI launches: models built once for the window, then each
     day published in order. With `progress` (default: when stderr is a terminal) a bar
-    follows the run's steps as they finish.
+    follows the run's steps as they finish. A failed run is told as its failed steps
+    (each with its cause) and checks; "cause" in the result is the one to end with.
+    Without `verbose` steps log only their warnings, one line each, no traceback.
     """
     _prepare_env(settings)
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.run_outcome import read_outcome, warnings_console_logger
 
     job = defs.resolve_job_def("daily_nav")
+    if not verbose:
+        job = job.with_logger_defs({"console": warnings_console_logger})
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     if len(days) == 1:
         target: dict = {"partition_key": days[0].isoformat()}
@@ -94,22 +100,47 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None)
         with StepProgress(instance, run_id, len(job.graph.nodes), label, enabled):
             result = job.execute_in_process(instance=instance, raise_on_error=False,
                                             run_config=quiet, run_id=run_id, **target)
+    report = read_outcome(result, rpc_url=settings.rpc_url, data_dir=settings.data_dir)
     outcome = {
         "days": days, "success": result.success, "run_id": result.run_id,
         "seconds": time.monotonic() - started,
+        "cause": None if result.success else report.cause or _unexplained(result.run_id),
     }
     if not result.success:
         print(f"daily_nav failed for {days[0]} .. {days[-1]} (run {result.run_id})",
               file=sys.stderr)
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"  {event.step_key}: {event.message}", file=sys.stderr)
-            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
-                evaluation = event.event_specific_data
-                if not evaluation.passed:
-                    print(f"  check {evaluation.check_name} failed: {evaluation.description}",
-                          file=sys.stderr)
+        for step, cause in report.failed_steps:
+            print(f"  {step}: {cause.line}", file=sys.stderr)
+        for check in report.failed_checks:
+            print(f"  check {check.name} on {check.asset} failed: {check.description}",
+                  file=sys.stderr)
+    for check in report.warnings:
+        print(f"warning: check {check.name} on {check.asset}: {check.description}",
+              file=sys.stderr)
     return outcome
+
+
+def _unexplained(run_id: str):
+    from aidnav.failures import Cause
+
+    return Cause("unknown", f"run {run_id} failed without a failed step or check — "
+                 "run again with -v, or open the run in `aidnav ui`")
+
+
+def end_with_error(cause) -> int:
+    """The last line of a failed command: its cause and remedy; returns the exit code."""
+    print(f"error: {cause.line}", file=sys.stderr, flush=True)
+    return cause.exit_code
+
+
+def check_before_run(settings: Settings, days: list[date]) -> None:
+    """Refuse, before any run starts, days the book cannot have (before its inception)
+    and a data directory that cannot take the run's writes."""
+    from aidnav.failures import check_data_dir, check_not_before_inception
+    from ingestion.registry import parse_registry
+
+    check_not_before_inception(days, parse_registry(settings.registry_dir).params.inception_date)
+    check_data_dir(settings.data_dir)
 
 
 class StepProgress:
@@ -146,6 +177,8 @@ class StepProgress:
             while not self._stop.wait(self.interval_s):
                 self._poll(bar)
             self._poll(bar)
+        except Exception:  # the bar only follows the run: the run itself reports its errors
+            pass
         finally:
             bar.close()
 
@@ -163,9 +196,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = args.start or args.date or _yesterday()
     end = args.end or args.date or start
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    outcome = run_days(days, settings)
+    check_before_run(settings, days)
+    outcome = run_days(days, settings, verbose=args.verbose)
     print_summary(settings, days)
-    return 0 if outcome["success"] else 1
+    return 0 if outcome["success"] else end_with_error(outcome["cause"])
 
 
 def print_summary(settings: Settings, days: list[date]) -> None:
@@ -213,7 +247,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from aidnav.demo_runner import run_demo
 
     return run_demo(load_settings(), days=args.days, end_day=args.end_day or _yesterday(),
-                    run_jobs=not args.no_run, scale=args.scale)
+                    run_jobs=not args.no_run, scale=args.scale, verbose=args.verbose)
 
 
 # ---------------------------------------------------------------- replay / bundles
@@ -318,12 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-run", action="store_true", help="only generate data and drive the chain")
     demo.add_argument("--scale", type=float, default=1.0,
                       help="size of the book relative to the default (~1,200 GPUs, 100 robots)")
+    demo.add_argument("-v", "--verbose", action="store_true",
+                      help="the run's log and a failure's traceback")
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="run the daily_nav job for a day (or a range of days)")
     run.add_argument("--date", type=_parse_day)
     run.add_argument("--start", type=_parse_day)
     run.add_argument("--end", type=_parse_day)
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="the run's log and a failure's traceback")
     run.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("replay", help="recompute a window from a replay bundle (no RPC)")
@@ -385,6 +423,14 @@ def main(argv: list[str] | None = None) -> int:
     except AnvilError as e:  # the local chain: missing, taken by another node, won't stop
         print(f"aidnav: {e}", file=sys.stderr)
         return 2
+    except Exception as exc:  # one line naming the cause and the remedy, -v: the traceback
+        if getattr(args, "verbose", False):
+            raise
+        from aidnav.failures import classify_exception
+
+        settings = load_settings()
+        return end_with_error(classify_exception(exc, rpc_url=settings.rpc_url,
+                                                 data_dir=settings.data_dir))
 
 
 if __name__ == "__main__":

@@ -22,22 +22,25 @@ def _done(started: float, say=print) -> None:
 
 
 def run_demo(
-    settings: Settings, days: int, end_day: date, run_jobs: bool = True, scale: float = 1.0
+    settings: Settings, days: int, end_day: date, run_jobs: bool = True, scale: float = 1.0,
+    verbose: bool = False,
 ) -> int:
-    from aidnav.cli import print_summary, run_days
+    from aidnav.cli import end_with_error, print_summary, run_days
+    from aidnav.failures import check_data_dir
 
     first_day = end_day - timedelta(days=days - 1)
+    check_data_dir(settings.data_dir)
     prepare_book(settings, days, end_day, scale)
     if not run_jobs:
         return 0
     day_list = [first_day + timedelta(days=i) for i in range(days)]
     t = _step(f"daily_nav over the {days} days (one backfill run, each day published in order)")
-    outcome = run_days(day_list, settings)
+    outcome = run_days(day_list, settings, verbose=verbose)
     print(f"    run {outcome['run_id']}: {'ok' if outcome['success'] else 'FAILED'}")
     _done(t)
     print()
     print_summary(settings, day_list)
-    return 0 if outcome["success"] else 1
+    return 0 if outcome["success"] else end_with_error(outcome["cause"])
 
 
 def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.0,
@@ -72,7 +75,9 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
     chain_id = int(w3.eth.chain_id)
     if chain_id != LOCAL_CHAIN_ID:
-        raise SystemExit(f"the demo drives only a local anvil chain (31337), not {chain_id}")
+        raise SystemExit(f"error: the demo drives only a local anvil chain ({LOCAL_CHAIN_ID}), "
+                         f"not chain {chain_id} at {settings.rpc_url} — point AIDNAV_RPC_URL "
+                         "at a local anvil")
     _done(t, say)
 
     t = _step("contracts (deployed only where the chain lacks their code)", say)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import os
 import re
 import shutil
 from collections.abc import Iterable
@@ -42,6 +43,9 @@ READ_ONLY_MESSAGES = ("read-only file system", "permission denied",
                       "attempt to write a readonly database")
 # below this much free space, an unexplained "disk I/O error" is a full disk
 DISK_FULL_BELOW_BYTES = 1 << 20
+# free space a run must find before it starts: a day of the small demo book writes about
+# 20 MiB (warehouse, reports, Dagster's event log), a full book more
+MIN_FREE_BYTES = 64 << 20
 
 RPC_REMEDY = ("start the node or point AIDNAV_RPC_URL at one that answers "
               "(`aidnav chain up` starts the local anvil), then run again")
@@ -95,6 +99,23 @@ def check_not_before_inception(days: Iterable[date], inception: date) -> None:
     for day in sorted(days):
         if day < inception:
             raise BeforeInception(day, inception)
+
+
+def check_data_dir(data_dir: Path, min_free_bytes: int = MIN_FREE_BYTES) -> None:
+    """Before a run: the data directory takes writes and has room for one run; raises
+    the OSError (EROFS, EACCES, ENOSPC...) that names the directory otherwise."""
+    data_dir = Path(data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(data_dir)) from None
+    free = shutil.disk_usage(data_dir).free
+    if free < min_free_bytes:
+        raise OSError(errno.ENOSPC, f"No space left on device: {free / 2**20:.1f} MiB free, "
+                      f"a run needs {min_free_bytes / 2**20:.0f} MiB", str(data_dir))
 
 
 def chain_of(exc: BaseException) -> list[ErrorLink]:
