@@ -41,6 +41,11 @@ LOCK_MESSAGES = ("could not set lock on file", "database is locked", "conflictin
 DISK_FULL_MESSAGES = ("no space left on device", "database or disk is full", "disk quota exceeded")
 READ_ONLY_MESSAGES = ("read-only file system", "permission denied",
                       "attempt to write a readonly database")
+DATA_MESSAGES = ("conversion error", "could not cast", "overflow in", "out of range error",
+                 "invalid input error")
+MEMORY_MESSAGES = ("out of memory",)
+# dagster-dbt's failed `dbt build` lists dbt's own error messages after this line
+DBT_ERRORS_MARKER = "Errors parsed from dbt logs:"
 # below this much free space, an unexplained "disk I/O error" is a full disk
 DISK_FULL_BELOW_BYTES = 1 << 20
 # free space a run must find before it starts: a day of the small demo book writes about
@@ -172,7 +177,21 @@ def _path(links: list[ErrorLink], fallback: Path | str | None) -> str:
     return str(fallback) if fallback else "the data directory"
 
 
+def _dbt_errors(links: list[ErrorLink]) -> str | None:
+    """dbt's own error messages of a failed `dbt build`, when the chain holds them."""
+    for link in links:
+        if DBT_ERRORS_MARKER in link.message:
+            return link.message.split(DBT_ERRORS_MARKER, 1)[1].strip() or None
+    return None
+
+
 def _rpc_url(links: list[ErrorLink], rpc_url: str | None) -> str:
+    """The node that did not answer: the URL an error names (the publisher names the
+    target it sent to), else the configured one, else the host and port of the socket."""
+    for link in links:
+        named = re.search(r"\bhttps?://[^\s)'\"]+", link.message)
+        if named:
+            return named.group(0)
     if rpc_url:
         return rpc_url
     for link in links:
@@ -230,10 +249,11 @@ def classify(links: list[ErrorLink], *, rpc_url: str | None = None,
         if shutil.disk_usage(probe).free < DISK_FULL_BELOW_BYTES:
             return Cause("disk_full", f"disk full: {data_dir} — free space on that disk "
                          "(or move AIDNAV_DATA_DIR), then run again")
-    if link := _first(links, MEMORY_ERRORS):
-        return Cause("out_of_memory", f"out of memory ({_short(link.message) or 'MemoryError'})"
-                     " — not retried, it fails the same way: run fewer days at once or give "
-                     "the job more memory")
+    dbt = _dbt_errors(links)
+    if link := (_first(links, MEMORY_ERRORS) or _with_message(links, MEMORY_MESSAGES)):
+        detail = dbt or link.message or link.name
+        return Cause("out_of_memory", f"out of memory ({_short(detail)}) — not retried, it "
+                     "fails the same way: run fewer days at once or give the job more memory")
     if link := _first(links, RPC_ERRORS):
         detail = "connection refused" if "refused" in " ".join(
             x.message.lower() for x in links) else _short(link.message, 100)
@@ -245,9 +265,12 @@ def classify(links: list[ErrorLink], *, rpc_url: str | None = None,
     if link := (_first(links, LOCK_ERRORS) or _with_message(links, LOCK_MESSAGES)):
         return Cause("lock", f"busy: {_short(link.message, 240)} — wait for the other run "
                      "to end, then run again", transient=True)
-    if link := _first(links, DATA_ERRORS):
-        return Cause("data", f"data error: {_short(link.message, 240)} — not retried, it "
-                     "fails the same way until the delivery is corrected or quarantined")
+    if link := (_first(links, DATA_ERRORS) or _with_message(links, DATA_MESSAGES)):
+        return Cause("data", f"data error: {_short(dbt or link.message, 240)} — not retried, "
+                     "it fails the same way until the delivery is corrected or quarantined")
+    if dbt:
+        return Cause("unknown", f"dbt build failed: {_short(dbt, 240)} — not retried; the "
+                     "dbt log in the run's target folder has the rest")
     innermost = next((x for x in reversed(links) if x.message), links[-1])
     return Cause("unknown", f"{innermost.name}: {_short(innermost.message, 240)} — "
                  "not retried; run again with -v for the traceback")

@@ -181,3 +181,46 @@ def test_a_warning_check_is_a_warning_not_a_failed_check():
     assert [c.name for c in outcome.failed_checks] == ["suite_fleet"]
     assert outcome.cause.line.startswith(
         "check suite_fleet on fleet failed: fleet: 2 rows with null id — ")
+
+
+def test_a_chain_that_stops_before_publication_is_named_with_its_url(tmp_path):
+    """The publisher's own retries give up on a node that does not answer: the step's
+    failure names that node, whichever of the targets it was."""
+    from web3 import Web3
+
+    from onchain.publisher import publish_nav
+    from onchain.signer import anvil_test_signer
+
+    url = f"http://127.0.0.1:{free_port()}"
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 5}))
+    attempts, result = _attempts(lambda: publish_nav(
+        w3, anvil_test_signer(0), "0x" + "11" * 20, date(2026, 11, 20),
+        10**18, 10**24, 10**24, b"\x01" * 32, intent_path=tmp_path / "intents.jsonl"))
+    (_step, cause), = read_outcome(result, rpc_url="http://127.0.0.1:1").failed_steps
+    assert cause.kind == "rpc_unreachable"
+    assert cause.line.startswith(f"RPC unreachable at {url} "), cause.line
+
+
+def test_a_failed_dbt_build_is_told_by_dbt_s_own_error():
+    """The record a run keeps of a failed `dbt build` (class name and message, as
+    dagster-dbt words it): the line is dbt's error, not the advice to read the logs."""
+    from aidnav.failures import ErrorLink, classify
+
+    record = [
+        ErrorLink.of("DagsterExecutionStepExecutionError",
+                     'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred '
+                     'while executing op "aidnav_dbt_models":'),
+        ErrorLink.of("DagsterDbtCliRuntimeError",
+                     "dagster_dbt.errors.DagsterDbtCliRuntimeError: The dbt CLI process with "
+                     "command\n\n`dbt build`\n\nfailed with exit code `1`. Check the stdout in "
+                     "the Dagster compute logs for the full information about the error.\n\n"
+                     "Errors parsed from dbt logs:\n\nRuntime Error in model "
+                     "fct_gpu_operation_daily (models/marts/fct_gpu_operation_daily.sql)\n"
+                     "  Conversion Error: Overflow in multiplication of DECIMAL(38)\n"),
+    ]
+    cause = classify(record)
+    assert cause.kind == "data" and not cause.transient
+    assert cause.line.startswith(
+        "data error: Runtime Error in model fct_gpu_operation_daily "
+        "(models/marts/fct_gpu_operation_daily.sql) Conversion Error: Overflow in "
+        "multiplication of DECIMAL(38) — not retried")
