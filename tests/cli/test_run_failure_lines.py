@@ -118,3 +118,15 @@ def test_a_full_disk_is_named(tmp_path, mount_point):
     last = _last_line(done)
     assert last.startswith(f"error: disk full: {data} — "), last
     assert "Traceback" not in done.stderr and "OperationalError" not in done.stderr
+
+
+def test_a_demo_on_a_read_only_data_directory_stops_before_writing(tmp_path, mount_point):
+    _mount(mount_point, "size=1m,ro")
+    data = mount_point / "data"
+    done, seconds = _run(["demo", "--days", "2", "--end-day", END_DAY.isoformat(),
+                          "--scale", "0.05"], _env(data))
+    assert done.returncode == 2
+    last = _last_line(done)
+    assert last.startswith(f"error: not writable: {data} — "), last
+    assert "Traceback" not in done.stderr
+    assert seconds < 15
