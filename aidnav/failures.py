@@ -39,8 +39,8 @@ DATA_ERRORS = frozenset({
 })
 LOCK_MESSAGES = ("could not set lock on file", "database is locked", "conflicting lock")
 DISK_FULL_MESSAGES = ("no space left on device", "database or disk is full", "disk quota exceeded")
-READ_ONLY_MESSAGES = ("read-only file system", "permission denied",
-                      "attempt to write a readonly database")
+READ_ONLY_MESSAGES = ("read-only file system", "attempt to write a readonly database")
+DENIED_MESSAGES = ("permission denied",)
 DATA_MESSAGES = ("conversion error", "could not cast", "overflow in", "out of range error",
                  "invalid input error")
 MEMORY_MESSAGES = ("out of memory",)
@@ -237,11 +237,15 @@ def classify(links: list[ErrorLink], *, rpc_url: str | None = None,
                  or _with_message(links, DISK_FULL_MESSAGES)):
         return Cause("disk_full", f"disk full: {_path([found, *links], data_dir)} — free "
                      "space on that disk (or move AIDNAV_DATA_DIR), then run again")
-    if found := (_with_errno(links, (errno.EROFS, errno.EACCES, errno.EPERM))
-                 or _with_message(links, READ_ONLY_MESSAGES)):
+    if found := (_with_errno(links, (errno.EROFS,)) or _with_message(links, READ_ONLY_MESSAGES)):
         return Cause("not_writable", f"not writable: {_path([found, *links], data_dir)} — "
-                     "make it writable for this user or set AIDNAV_DATA_DIR to a writable "
-                     "directory", operator=True)
+                     "mount it read-write or set AIDNAV_DATA_DIR to a writable directory",
+                     operator=True)
+    if found := (_with_errno(links, (errno.EACCES, errno.EPERM))
+                 or _with_message(links, DENIED_MESSAGES)):
+        return Cause("permission", f"permission denied: {_path([found, *links], data_dir)} — "
+                     "give the user running aidnav access to it, or set AIDNAV_DATA_DIR to a "
+                     "directory it owns", operator=True)
     if (link := _with_message(links, ("disk i/o error",))) and data_dir is not None:
         probe = Path(data_dir)
         while not probe.exists() and probe != probe.parent:
