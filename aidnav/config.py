@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# npm packages installed with the project: anvil, and the scripts of the offline pages
+NODE_MODULES = REPO_ROOT / "node_modules"
 
 
 @dataclass(frozen=True)

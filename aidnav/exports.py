@@ -16,12 +16,11 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-# The BI-facing marts (DATA_CONTRACTS.md "Marts"), plus the publisher's own day-keyed tables.
-EXPORTED_MARTS: tuple[str, ...] = (
-    "fct_gpu_operation_daily", "fct_robot_operation_daily", "fct_asset_valuation_daily",
-    "fct_deal_position_daily", "fct_nav_daily", "fct_staker_rewards_daily",
-    "fct_rewards_roots_daily", "publications", "restatements",
-)
+from aidnav.replay import MART_EXPORTS
+
+# The BI-facing marts (the one list, MART_EXPORTS; docs/DATA_CONTRACTS.md "Marts"), plus
+# the publisher's own day-keyed tables.
+EXPORTED_MARTS: tuple[str, ...] = (*MART_EXPORTS, "publications", "restatements")
 
 
 class ExportError(RuntimeError):

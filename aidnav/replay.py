@@ -48,6 +48,12 @@ MART_EXPORTS: dict[str, tuple[str, list[str], list[str]]] = {
         "day", "account", "twab", "reward_wei", "cumulative_wei"], ["account"]),
     "fct_rewards_roots_daily": ("rewards_roots", [
         "day", "root", "total_cumulative_wei", "accounts", "budget_wei", "dust_wei"], []),
+    "fct_deal_stress_daily": ("fct_deal_stress_daily", [
+        "day", "deal_id", "shock_pct", "collateral_value", "stressed_collateral_value",
+        "exposure", "collateral_ratio", "stressed_collateral_ratio", "min_collateral_ratio",
+        "stressed_covenant_breach", "break_even_haircut", "allowance", "stressed_allowance",
+        "book_nav_usd", "book_stressed_nav_usd", "book_stressed_backing_ratio"],
+        ["deal_id", "shock_pct"]),
 }
 
 

@@ -15,9 +15,8 @@ import re
 import shutil
 from pathlib import Path
 
-from aidnav.config import REPO_ROOT
+from aidnav.config import NODE_MODULES
 
-NODE_MODULES = REPO_ROOT / "node_modules"
 VENDOR_DIR = Path("static") / "vendor"  # inside a site
 
 # address prefix on the CDN -> (file or folder under node_modules, where it goes in vendor/)

@@ -237,6 +237,18 @@ def _rewards_roots(con, days):
     ]
 
 
+def _deal_stress(con, days):
+    e = _gx()
+    return [
+        e.ExpectCompoundColumnsToBeUnique(column_list=["day", "deal_id", "shock_pct"]),
+        e.ExpectColumnValuesToBeInSet(column="deal_id", value_set=_ids(con, "select deal_id from raw.deals")),
+        e.ExpectColumnValuesToBeBetween(column="shock_pct", min_value=0, max_value=1),
+        e.ExpectColumnValuesToBeBetween(column="stressed_collateral_value", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="break_even_haircut", min_value=0, max_value=1),
+        e.ExpectColumnValuesToBeBetween(column="stressed_allowance", min_value=0),
+    ]
+
+
 SUITES: dict[str, Suite] = {s.table: s for s in (
     Suite("raw.providers", True, None, ("provider_id",), _providers),
     Suite("raw.deals", True, None, ("deal_id",), _deals),
@@ -254,6 +266,8 @@ SUITES: dict[str, Suite] = {s.table: s for s in (
     Suite("marts.fct_asset_valuation_daily", False, "day", ("day", "asset_id"), _valuation),
     Suite("marts.fct_staker_rewards_daily", False, "day", ("day", "account"), _staker_rewards),
     Suite("marts.fct_rewards_roots_daily", False, "day", ("day",), _rewards_roots),
+    Suite("marts.fct_deal_stress_daily", False, "day", ("day", "deal_id", "shock_pct"),
+          _deal_stress),
 )}
 
 
