@@ -44,6 +44,8 @@ DENIED_MESSAGES = ("permission denied",)
 DATA_MESSAGES = ("conversion error", "could not cast", "overflow in", "out of range error",
                  "invalid input error")
 MEMORY_MESSAGES = ("out of memory",)
+# a dbt node's unique id, as a KeyError names it when the parsed manifest lacks the node
+DBT_NODE_KEY = r"'(model|seed|snapshot|test|source|unit_test)\.[\w.]+'"
 # dagster-dbt's failed `dbt build` lists dbt's own error messages after this line
 DBT_ERRORS_MARKER = "Errors parsed from dbt logs:"
 # below this much free space, an unexplained "disk I/O error" is a full disk
@@ -253,6 +255,11 @@ def classify(links: list[ErrorLink], *, rpc_url: str | None = None,
         if shutil.disk_usage(probe).free < DISK_FULL_BELOW_BYTES:
             return Cause("disk_full", f"disk full: {data_dir} — free space on that disk "
                          "(or move AIDNAV_DATA_DIR), then run again")
+    if link := next((x for x in links if "KeyError" in x.names
+                     and re.fullmatch(DBT_NODE_KEY, x.message.strip())), None):
+        return Cause("dbt_manifest", f"the dbt manifest has no {link.message.strip()} (the "
+                     "project changed since it was parsed) — parse it again: cd dbt_project "
+                     "&& ../.venv/bin/dbt parse --profiles-dir .", operator=True)
     dbt = _dbt_errors(links)
     if link := (_first(links, MEMORY_ERRORS) or _with_message(links, MEMORY_MESSAGES)):
         detail = dbt or link.message or link.name

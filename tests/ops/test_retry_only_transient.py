@@ -224,3 +224,19 @@ def test_a_failed_dbt_build_is_told_by_dbt_s_own_error():
         "data error: Runtime Error in model fct_gpu_operation_daily "
         "(models/marts/fct_gpu_operation_daily.sql) Conversion Error: Overflow in "
         "multiplication of DECIMAL(38) — not retried")
+
+
+def test_a_model_the_parsed_manifest_lacks_says_to_parse_again():
+    """A new model in the project, the manifest parsed before it: dagster-dbt fails on
+    the model's key; the line says to parse the project again."""
+    from aidnav.failures import ErrorLink, classify
+
+    record = [ErrorLink.of("DagsterExecutionStepExecutionError",
+                           'Error occurred while executing op "aidnav_dbt_models":'),
+              ErrorLink.of("KeyError", "KeyError: 'model.aidnav.int_deal_stress_computed'")]
+    cause = classify(record)
+    assert cause.kind == "dbt_manifest" and cause.operator and not cause.transient
+    assert cause.line == (
+        "the dbt manifest has no 'model.aidnav.int_deal_stress_computed' (the project "
+        "changed since it was parsed) — parse it again: cd dbt_project && ../.venv/bin/dbt "
+        "parse --profiles-dir .")
