@@ -86,6 +86,9 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
     job = defs.resolve_job_def("daily_nav")
     if not verbose:
         job = job.with_logger_defs({"console": warnings_console_logger})
+        # a failed dbt step leaves dagster-dbt's stream generator to the garbage collector,
+        # which prints "Exception ignored in ... GeneratorExit" with a traceback
+        sys.unraisablehook = lambda unraisable: None
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     if len(days) == 1:
         target: dict = {"partition_key": days[0].isoformat()}
