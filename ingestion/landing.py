@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,8 +15,11 @@ from typing import Any
 
 import duckdb
 import fsspec
+import numpy as np
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
+
+from ingestion.bounds import RECORD_PREVIEW_CHARS
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,63 @@ class Landing:
             out.append(LandingFile(rel=rel, path=p))
         return sorted(out, key=lambda f: f.rel)
 
-    def read_bytes(self, f: LandingFile | str) -> bytes:
+    def refusal(self, f: LandingFile | str, max_bytes: int) -> Refusal | None:
+        """Why the file may not be read (None when it may): a link, a file whose real path
+        is outside the landing root, anything but a regular file, or more than `max_bytes`.
+        Decided from its metadata only; the content is not opened."""
         path = f.path if isinstance(f, LandingFile) else f
-        with self.fs.open(path, "rb") as fh:
-            return fh.read()
+        if self.is_local:
+            try:
+                st = os.lstat(path)
+            except OSError as e:
+                return Refusal(f"cannot be inspected ({e.strerror}): expected a readable "
+                               "regular file", "refused:unreadable")
+            if stat.S_ISLNK(st.st_mode):
+                return Refusal(f"a symbolic link (to {os.readlink(path)!r}): expected a "
+                               "regular file inside the landing zone; links are not followed",
+                               "refused:link")
+            real = os.path.realpath(path)
+            root = os.path.realpath(self.root)
+            if not real.startswith(root.rstrip(os.sep) + os.sep):
+                return Refusal(f"resolves to {real}, outside the landing zone {root}: expected "
+                               "a regular file inside it", "refused:outside")
+            if not stat.S_ISREG(st.st_mode):
+                return Refusal(f"not a regular file ({_file_kind(st.st_mode)}): expected a "
+                               "regular file", "refused:special")
+            size = st.st_size
+        else:
+            info = self.fs.info(path)
+            if info.get("islink") or info.get("type") != "file":
+                return Refusal(f"not a regular file ({info.get('type')}): expected a regular "
+                               "file", "refused:special")
+            size = int(info.get("size") or 0)
+        if size > max_bytes:
+            return Refusal(f"file of {size} bytes: expected at most {max_bytes} bytes; "
+                           "refused unread", f"refused:size:{size}")
+        return None
+
+    def read_bytes(self, f: LandingFile | str, max_bytes: int | None = None) -> bytes:
+        """The file's bytes. With `max_bytes`, at most that many are read (more raises
+        FileRefused), and a local file is opened without following a link and must be a
+        regular file when opened, whatever it was when it was listed."""
+        path = f.path if isinstance(f, LandingFile) else f
+        if max_bytes is not None and self.is_local:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise FileRefused(Refusal("not a regular file when opened: expected a "
+                                              "regular file", "refused:special"))
+                with os.fdopen(os.dup(fd), "rb") as fh:
+                    data = fh.read(max_bytes + 1)
+            finally:
+                os.close(fd)
+        else:
+            with self.fs.open(path, "rb") as fh:
+                data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise FileRefused(Refusal(f"file grew past {max_bytes} bytes while read: expected "
+                                      f"at most {max_bytes} bytes", "refused:size:grew"))
+        return data
 
     def exists(self, path: str) -> bool:
         return self.fs.exists(path)
@@ -81,6 +139,68 @@ class Landing:
                                             else self.fs.protocol[0]):
             con.register_filesystem(self.fs)
         return self.fs.unstrip_protocol(f.path)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A landing file refused whole, unread: `reason` goes to its quarantine row, `marker`
+    to the ledger in place of the sha256, so that the same refusal is not repeated."""
+
+    reason: str
+    marker: str
+
+
+class FileRefused(Exception):
+    def __init__(self, refusal: Refusal):
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return f"mode {oct(mode)}"
+
+
+def refuse_files(con: duckdb.DuckDBPyConnection, source: str,
+                 refused: Sequence[tuple[str, Refusal]]) -> None:
+    """One quarantine row (line 0: no line was read) and one ledger entry, the refusal's
+    marker in place of a sha256, per file refused whole: the same refusal is not repeated
+    on the next run, and the file is no longer new to the late-data sensor."""
+    quarantine(con, source, [Rejection(rel, 0, "", f"file refused: {r.reason}", "")
+                             for rel, r in refused])
+    record_files(con, source, [(rel, r.marker, 0, 1) for rel, r in refused])
+
+
+def long_lines(data: bytes, max_bytes: int) -> list[tuple[int, int, int]]:
+    """(line number, start, end) of every line longer than `max_bytes` (newline excluded)."""
+    if len(data) <= max_bytes:
+        return []
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(arr == 10), len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    long = np.flatnonzero(ends - starts > max_bytes)
+    return [(int(i) + 1, int(starts[i]), int(ends[i])) for i in long]
+
+
+def drop_long_lines(data: bytes, rel: str, max_bytes: int) -> tuple[bytes, list[Rejection]]:
+    """The bytes with every line over `max_bytes` emptied (line numbers kept), and a
+    Rejection for each such line, quoting its start."""
+    found = long_lines(data, max_bytes)
+    if not found:
+        return data, []
+    out, bad, pos = [], [], 0
+    for line, start, end in found:
+        out.append(data[pos:start])
+        pos = end
+        bad.append(Rejection(rel, line, "", f"line of {end - start} bytes: expected at most "
+                             f"{max_bytes} bytes a line",
+                             data[start:start + RECORD_PREVIEW_CHARS].decode("utf-8", "replace")))
+    out.append(data[pos:])
+    return b"".join(out), bad
 
 
 def sha256_hex(data: bytes) -> str:

@@ -11,6 +11,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ingestion.bounds import (DECIMAL_PLACES_MAX, INVOICE_AMOUNT_USD_MAX,
+                              INVOICE_PERIOD_DAYS_MAX, INVOICE_USAGE_HOURS_MAX, bound_text)
 from ingestion.registry import Registry
 
 COLUMNS = ("invoice_id", "version", "provider_id", "deal_id", "customer_id", "issue_date",
@@ -79,7 +81,7 @@ def _date(values: dict[str, Any], name: str) -> date | None:
         raise InvoiceRejected(name, f"{name} {s!r}: expected a real date YYYY-MM-DD") from None
 
 
-def _decimal(values: dict[str, Any], name: str) -> Decimal:
+def _decimal(values: dict[str, Any], name: str, bound: Decimal) -> Decimal:
     v = values.get(name)
     if isinstance(v, bool):
         raise InvoiceRejected(name, f"{name} {v!r}: expected a decimal number")
@@ -90,6 +92,13 @@ def _decimal(values: dict[str, Any], name: str) -> Decimal:
             raise InvalidOperation
     except (InvalidOperation, TypeError):
         raise InvoiceRejected(name, f"{name} {s!r}: expected a decimal number") from None
+    if abs(d) > bound:
+        raise InvoiceRejected(name, f"{name} {s} out of range: expected a decimal number "
+                              f"{bound_text(-bound, bound)}")
+    exponent = d.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > DECIMAL_PLACES_MAX:
+        raise InvoiceRejected(name, f"{name} {s} has {-exponent} decimal places: expected at "
+                              f"most {DECIMAL_PLACES_MAX}")
     return d
 
 
@@ -113,8 +122,8 @@ def parse_invoice(values: dict[str, Any], registry: Registry, folder_provider: s
     version = int(version_s)  # type: ignore[arg-type]
     if version < 1:
         raise InvoiceRejected("version", f"version {version}: expected an integer >= 1")
-    usage = _decimal(values, "usage_hours")
-    amount = _decimal(values, "amount_usd")
+    usage = _decimal(values, "usage_hours", INVOICE_USAGE_HOURS_MAX)
+    amount = _decimal(values, "amount_usd", INVOICE_AMOUNT_USD_MAX)
     issue, due = _date(values, "issue_date"), _date(values, "due_date")
     start, end = _date(values, "period_start"), _date(values, "period_end")
     paid = _date(values, "paid_date")
@@ -122,6 +131,10 @@ def parse_invoice(values: dict[str, Any], registry: Registry, folder_provider: s
     if end < start:
         raise InvoiceRejected("period_end", f"period_end {end} is before period_start {start}: "
                               "expected period_end >= period_start")
+    if (end - start).days + 1 > INVOICE_PERIOD_DAYS_MAX:
+        raise InvoiceRejected("period_end", f"period {start}..{end} covers "
+                              f"{(end - start).days + 1} days: expected at most "
+                              f"{INVOICE_PERIOD_DAYS_MAX}")
     status = _text(values, "status")
     if status not in STATUSES:
         raise InvoiceRejected("status", f"status {status!r}: expected one of issued|paid|void")
@@ -144,6 +157,10 @@ def parse_invoice(values: dict[str, Any], registry: Registry, folder_provider: s
     if deal.provider_id != provider_id:
         raise InvoiceRejected("deal_id", f"deal {deal_id} belongs to provider "
                               f"{deal.provider_id}: expected a deal of {provider_id}")
+    if start < deal.funded_date:
+        raise InvoiceRejected("period_start", f"period_start {start} is before deal {deal_id}'s "
+                              f"funded_date {deal.funded_date}: expected a period from the "
+                              "funding on")
     return Invoice(_text(values, "invoice_id"), version, provider_id, deal_id,  # type: ignore[arg-type]
                    _text(values, "customer_id"), issue, due, start, end, usage, amount,  # type: ignore[arg-type]
                    status, paid)

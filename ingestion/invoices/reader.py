@@ -23,9 +23,11 @@ from typing import Any
 
 import duckdb
 
+from ingestion.bounds import FILE_MAX_BYTES, LINE_MAX_BYTES
 from ingestion.invoices.model import COLUMNS, Invoice, InvoiceRejected, parse_invoice
-from ingestion.landing import (Landing, LandingFile, Rejection, json_dumps, ledger, quarantine,
-                               record_files, sha256_hex)
+from ingestion.landing import (FileRefused, Landing, LandingFile, Rejection, drop_long_lines,
+                               json_dumps, ledger, quarantine, record_files, refuse_files,
+                               sha256_hex)
 from ingestion.registry import Registry
 from ingestion.stats import IngestStats
 
@@ -118,10 +120,14 @@ def _order(f: LandingFile) -> tuple[str, str]:
 
 
 def ingest_invoices(con: duckdb.DuckDBPyConnection, landing_dir: str | Path, registry: Registry,
-                    delivery_dates: Iterable[date] | None = None) -> IngestStats:
+                    delivery_dates: Iterable[date] | None = None,
+                    max_file_bytes: int | None = None) -> IngestStats:
     """Ingest invoice deliveries under `landing_dir` (all delivery dates or only
-    `delivery_dates`). Files already in the ledger with the same sha256 are skipped."""
+    `delivery_dates`). Files already in the ledger with the same sha256 are skipped. A file
+    that is not a regular file inside the landing zone or is over its size limit
+    (`max_file_bytes` replaces the one of ingestion.bounds) is refused unread."""
     t0 = time.perf_counter()
+    max_bytes = FILE_MAX_BYTES[SOURCE] if max_file_bytes is None else max_file_bytes
     landing = Landing(landing_dir)
     files = sorted((f for f in landing.list(SOURCE, folder_depth=2, dates=delivery_dates,
                                             date_index=1)
@@ -131,7 +137,19 @@ def ingest_invoices(con: duckdb.DuckDBPyConnection, landing_dir: str | Path, reg
     con.execute("begin transaction")
     try:
         for f in files:
-            data = landing.read_bytes(f)
+            refusal = landing.refusal(f, max_bytes)
+            if refusal is None:
+                try:
+                    data = landing.read_bytes(f, max_bytes)
+                except FileRefused as e:
+                    refusal = e.refusal
+            if refusal is not None:
+                if seen.get(f.rel) == refusal.marker:
+                    skipped += 1
+                else:
+                    read, quarantined_total = read + 1, quarantined_total + 1
+                    refuse_files(con, SOURCE, [(f.rel, refusal)])
+                continue
             sha = sha256_hex(data)
             if seen.get(f.rel) == sha:
                 skipped += 1
@@ -153,7 +171,9 @@ def ingest_invoices(con: duckdb.DuckDBPyConnection, landing_dir: str | Path, reg
 def _ingest_file(con: duckdb.DuckDBPyConnection, f: LandingFile, data: bytes,
                  registry: Registry, changed: bool) -> tuple[int, list[Rejection]]:
     provider, folder_date = f.parts[1], f.parts[2]
+    data, too_long = drop_long_lines(data, f.rel, LINE_MAX_BYTES[SOURCE])
     text, rejected = _decode(data, f.rel)
+    rejected += too_long
     rows, bad = (_rows_csv if f.rel.endswith(".csv") else _rows_jsonl)(text, f.rel)
     rejected += bad
     try:

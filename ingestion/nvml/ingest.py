@@ -5,7 +5,10 @@ Signatures are verified in Python (coincurve backend, about 0.1 ms a batch); eve
 of every new batch is then parsed, validated and routed in one DuckDB pass: valid samples
 into `raw.gpu_samples` (duplicates kept; staging removes them), the rest into
 `raw.quarantine` with the offending field and the reason. A batch that fails its sha256 or
-signature check is quarantined whole, one row per sample line.
+signature check is quarantined whole, one row per sample line (one row for the file when it
+has no line). Before anything is read, a batch must be a regular file inside the landing
+zone within the size limit of `ingestion.bounds`; a refused batch leaves one quarantine row
+and a ledger entry, so it is refused once.
 """
 
 from __future__ import annotations
@@ -13,15 +16,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 import duckdb
 import pyarrow as pa
 
+from ingestion.bounds import (FILE_MAX_BYTES, GPU_NUMERIC, LINE_MAX_BYTES, SIG_MAX_BYTES,
+                              TS_AFTER_DELIVERY_DAY_MAX, bound_text, sql_number)
 from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
-from ingestion.landing import Landing, ledger, quarantine, record_files
-from ingestion.nvml.signature import MISSING_SIGNATURE, verify_batch
+from ingestion.landing import (FileRefused, Landing, Refusal, Rejection, drop_long_lines, ledger,
+                               quarantine, record_files, refuse_files)
+from ingestion.nvml.signature import MISSING_SIGNATURE, BatchVerdict, verify_batch
 from ingestion.registry import Registry
 from ingestion.sql_checks import RECORD_SQL, Check, code_sql, field_sql, reason_sql
 from ingestion.stats import IngestStats
@@ -35,17 +41,17 @@ _STRUCT = json.dumps({
     "temp_c": "JSON", "sm_clock_mhz": "JSON", "xid_errors": "JSON", "ecc_dbe_count": "JSON",
     "serial": "VARCHAR", "pci_bus_id": "VARCHAR"})
 
-# (field, SQL type, lower bound, upper bound, required): checked in this order
+# (field, SQL type, required): checked in this order; bounds in ingestion.bounds
 _NUMERIC = (
-    ("gpu_util_pct", "double", 0, 100, True),
-    ("mem_util_pct", "double", 0, 100, False),
-    ("mem_used_mib", "double", 0, None, False),
-    ("power_w", "double", 0, 2000, True),
-    ("temp_c", "double", -20, 130, True),
-    ("energy_mj", "decimal(38,6)", 0, None, True),
-    ("sm_clock_mhz", "double", 0, None, False),
-    ("xid_errors", "integer", 0, None, False),
-    ("ecc_dbe_count", "integer", 0, None, False),
+    ("gpu_util_pct", "double", True),
+    ("mem_util_pct", "double", False),
+    ("mem_used_mib", "double", False),
+    ("power_w", "double", True),
+    ("temp_c", "double", True),
+    ("energy_mj", "decimal(38,6)", True),
+    ("sm_clock_mhz", "double", False),
+    ("xid_errors", "integer", False),
+    ("ecc_dbe_count", "integer", False),
 )
 _UNITS = {"gpu_util_pct": " %", "mem_util_pct": " %", "power_w": " W", "temp_c": " C"}
 
@@ -76,17 +82,20 @@ def _checks() -> list[Check]:
               f"'{TS_WITH_OFFSET}') or try_cast(j.ts->>'$' as timestamptz) is null", "'ts'",
               "'ts ' || j.ts::varchar || ': expected an ISO 8601 timestamp with an explicit "
               "UTC offset'"),
+        Check("(j.ts->>'$')::timestamptz >= b.ts_limit", "'ts'",
+              "'ts ' || (j.ts->>'$') || ' is not before ' || b.ts_rule"),
     ]
-    for name, sql_type, lo, hi, required in _NUMERIC:
+    for name, sql_type, required in _NUMERIC:
+        lo, hi = GPU_NUMERIC[name]
         v = _num(name, sql_type)
-        unit = _UNITS.get(name, "")
-        rng = f"{lo}..{hi}{unit}" if hi is not None else f">= {lo}{unit}"
+        rng = bound_text(lo, hi) + _UNITS.get(name, "")
         if required:
             checks.append(Check(f"j.{name} is null", f"'{name}'",
                                 f"'missing {name}: expected a number {rng}'"))
         checks.append(Check(f"j.{name} is not null and {v} is null", f"'{name}'",
                             f"'{name} ' || j.{name}::varchar || ': expected a number {rng}'"))
-        cond = f"{v} < {lo}" + (f" or {v} > {hi}" if hi is not None else "")
+        finite = f"not isfinite({v}) or " if sql_type == "double" else ""
+        cond = f"{finite}{v} < {sql_number(lo)} or {v} > {sql_number(hi)}"
         checks.append(Check(f"({cond})", f"'{name}'",
                             f"'{name} ' || j.{name}::varchar || ' out of range: expected {rng}'"))
     return checks
@@ -103,21 +112,46 @@ CHUNK_BYTES = 128 << 20
 _META_SCHEMA = pa.schema([("file_idx", pa.int32()), ("rel", pa.string()),
                           ("batch_id", pa.string()), ("node_id", pa.string()),
                           ("signer", pa.string()), ("ok", pa.bool_()),
-                          ("reason", pa.string()), ("sha256", pa.string())])
-# (file_idx, rel, batch_id, node_id, signer, ok, reason, sha256) of one batch
-_Meta = tuple[int, str, str, str, str, bool, "str | None", str]
+                          ("reason", pa.string()), ("sha256", pa.string()),
+                          ("ts_limit", pa.timestamp("us", tz="UTC")), ("ts_rule", pa.string())])
+# (file_idx, rel, batch_id, node_id, signer, ok, reason, sha256, ts_limit, ts_rule) of a batch
+_Meta = tuple[int, str, str, str, str, bool, "str | None", str, datetime, str]
+
+
+def ts_limit(folder: str, now: datetime) -> tuple[datetime, str] | None:
+    """The first instant a record of delivery folder `folder` may not be dated at: the end
+    of the delivery day plus TS_AFTER_DELIVERY_DAY_MAX, or the run's clock `now` when that
+    is earlier; with the rule as the quarantine reason states it. None when `folder` is
+    not a date."""
+    try:
+        day = date.fromisoformat(folder)
+    except ValueError:
+        return None
+    end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+    limit = end + TS_AFTER_DELIVERY_DAY_MAX
+    if now < limit:
+        return now, (f"the run's clock {now.isoformat(timespec='seconds')}: expected no "
+                     "record dated in the future")
+    return limit, (f"{limit.isoformat()}, the end of the delivery day {folder} plus "
+                   f"{TS_AFTER_DELIVERY_DAY_MAX.days} day: expected no record dated later")
 
 
 def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
                          registry: Registry, dates: Iterable[date] | None = None,
-                         chunk_bytes: int = CHUNK_BYTES) -> IngestStats:
+                         chunk_bytes: int = CHUNK_BYTES, now: datetime | None = None,
+                         max_file_bytes: int | None = None) -> IngestStats:
     """Ingest the GPU telemetry batches under `landing_dir` (all delivery dates, or only
     `dates`). Batches already in the file ledger with the same sha256 are skipped.
 
     Batches are verified and loaded in chunks of about `chunk_bytes` of JSONL, in path
     order, each chunk in its own transaction with its ledger rows: memory stays bounded
-    whatever the backfill, and an interrupted run resumes after the last committed chunk."""
+    whatever the backfill, and an interrupted run resumes after the last committed chunk.
+
+    `now` is the run's clock (samples dated after it are quarantined); `max_file_bytes`
+    replaces the size limit of ingestion.bounds (tests)."""
     t0 = time.perf_counter()
+    now = now or datetime.now(timezone.utc)
+    max_bytes = FILE_MAX_BYTES[SOURCE] if max_file_bytes is None else max_file_bytes
     landing = Landing(landing_dir)
     files = landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
     all_paths = {f.path for f in files}
@@ -136,13 +170,25 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
     contents: list[bytes] = []
     rows_meta: list[_Meta] = []
     size = 0
+    refused: list[tuple[str, Refusal]] = []
     try:
         for f in batches:
-            data = landing.read_bytes(f)
+            refusal = landing.refusal(f, max_bytes)
+            data = b""
+            if refusal is None:
+                try:
+                    data = landing.read_bytes(f, max_bytes)
+                except FileRefused as e:
+                    refusal = e.refusal
+            if refusal is not None:
+                if seen.get(f.rel) == refusal.marker:
+                    skipped += 1
+                else:
+                    refused.append((f.rel, refusal))
+                continue
             node_id = f.parts[2]
-            sig_path = f.path + ".sig"
-            sig = landing.read_bytes(sig_path) if sig_path in all_paths else None
-            verdict = verify_batch(data, sig, registry.node_address(node_id), node_id)
+            verdict = _verify(landing, f.path + ".sig", all_paths, data,
+                              registry.node_address(node_id), node_id)
             if seen.get(f.rel) == verdict.sha256:
                 skipped += 1
                 continue
@@ -150,10 +196,16 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
             if f.rel in seen:
                 reason = (f"batch changed after it was ingested (sha256 {seen[f.rel]} then "
                           f"{verdict.sha256}): expected immutable landing files")
+            limit = ts_limit(f.parts[1], now)
+            if limit is None:
+                limit = (now, f"the run's clock {now.isoformat(timespec='seconds')}")
+                reason = reason or (f"delivery folder {f.parts[1]!r}: expected "
+                                    f"{SOURCE}/<YYYY-MM-DD>/<node_id>/")
             contents.append(data)
             rows_meta.append((len(rows_meta), f.rel,
                               PurePosixPath(f.rel).name.removesuffix(".jsonl"), node_id,
-                              verdict.signer or "", reason is None, reason, verdict.sha256))
+                              verdict.signer or "", reason is None, reason, verdict.sha256,
+                              limit[0], limit[1]))
             size += len(data)
             if size >= chunk_bytes:
                 ok, bad = _load_chunk(con, contents, rows_meta, seen)
@@ -162,9 +214,38 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
         if rows_meta:
             ok, bad = _load_chunk(con, contents, rows_meta, seen)
             read, loaded, quarantined = read + len(rows_meta), loaded + ok, quarantined + bad
+        if refused:
+            _refuse(con, refused)
+            read, quarantined = read + len(refused), quarantined + len(refused)
     finally:
         con.unregister("_gpu_assets")
     return IngestStats(SOURCE, read, skipped, loaded, quarantined, time.perf_counter() - t0)
+
+
+def _verify(landing: Landing, sig_path: str, all_paths: set[str], data: bytes,
+            expected_signer: str | None, node_id: str) -> BatchVerdict:
+    """verify_batch, with the .sig read only when it is a small regular file in the zone."""
+    if sig_path not in all_paths:
+        return verify_batch(data, None, expected_signer, node_id)
+    refusal = landing.refusal(sig_path, SIG_MAX_BYTES)
+    if refusal is None:
+        try:
+            return verify_batch(data, landing.read_bytes(sig_path, SIG_MAX_BYTES),
+                                expected_signer, node_id)
+        except FileRefused as e:
+            refusal = e.refusal
+    full = verify_batch(data, None, expected_signer, node_id)
+    return BatchVerdict(full.sha256, None, f".sig file refused: {refusal.reason}")
+
+
+def _refuse(con: duckdb.DuckDBPyConnection, refused: list[tuple[str, Refusal]]) -> None:
+    con.execute("begin transaction")
+    try:
+        refuse_files(con, SOURCE, refused)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
 
 
 def _load_chunk(con: duckdb.DuckDBPyConnection, contents: list[bytes],
@@ -175,7 +256,14 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, contents: list[bytes],
     rels = [m[1] for m in rows_meta]
     meta = pa.table(list(zip(*rows_meta)), schema=_META_SCHEMA)
     con.register("_gpu_batches", meta)
-    bad_utf8 = register_lines(con, "_gpu_lines", contents, rels)
+    too_long: list[Rejection] = []
+    for i, rel in enumerate(rels):
+        contents[i], bad = drop_long_lines(contents[i], rel, LINE_MAX_BYTES[SOURCE])
+        too_long += bad
+    # a batch rejected whole that has no line to quarantine still leaves one row
+    empty = [Rejection(m[1], 0, "", m[6], "") for m, data in zip(rows_meta, contents)
+             if m[6] is not None and not data.strip()]
+    bad_utf8 = register_lines(con, "_gpu_lines", contents, rels) + too_long + empty
     contents.clear()
     try:
         con.execute("begin transaction")
@@ -223,7 +311,7 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, contents: list[bytes],
         for r in bad_utf8:
             bad_by_file[r.file] = bad_by_file.get(r.file, 0) + 1
         ledger_rows = []
-        for _, rel, _, _, _, _, reason, sha in rows_meta:
+        for _, rel, _, _, _, _, reason, sha, _, _ in rows_meta:
             if reason == MISSING_SIGNATURE:
                 # quarantined for now, but not in the ledger: when its .sig arrives the
                 # batch is read again (its earlier quarantine rows are replaced then)

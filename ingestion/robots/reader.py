@@ -2,8 +2,11 @@
 one state record per line (DATA_CONTRACTS.md; METHODOLOGY.md section 1, Robots).
 
 A record is valid when its robot_id is a registered robot, its ts carries a UTC offset and
-the three lifetime counters are numbers >= 0 (`mode` does not matter). Parsing and
-validation run as one DuckDB pass over all new files; `errors` is kept as JSON text.
+is before the limit of its delivery day (`ingestion.nvml.ingest.ts_limit`), and the three
+lifetime counters are numbers within their bounds (`ingestion.bounds`; `mode` does not
+matter). Parsing and validation run as one DuckDB pass over all new files; `errors` is
+kept as JSON text. A file that is not a regular file inside the landing zone, or is over
+its size limit, is refused unread: one quarantine row and a ledger entry.
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from ingestion.bounds import (FILE_MAX_BYTES, LINE_MAX_BYTES, ROBOT_COUNTERS, bound_text,
+                              sql_number)
 from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
-from ingestion.landing import Landing, ledger, quarantine, record_files, sha256_hex
+from ingestion.landing import (FileRefused, Landing, Refusal, drop_long_lines, ledger,
+                               quarantine, record_files, refuse_files, sha256_hex)
+from ingestion.nvml.ingest import ts_limit
 from ingestion.registry import Registry
 from ingestion.sql_checks import RECORD_SQL, Check, code_sql, field_sql, reason_sql
 from ingestion.stats import IngestStats
@@ -41,6 +48,7 @@ def _checks() -> list[Check]:
               "'not a JSON object: expected one JSON object per line'"),
         Check("f.changed", "''",
               "'file changed after it was ingested: expected immutable landing files'"),
+        Check("f.folder_reason is not null", "''", "f.folder_reason"),
         Check("j.robot_id is null or json_type(j.robot_id) <> 'VARCHAR'", "'robot_id'",
               "'robot_id ' || coalesce(j.robot_id::varchar, 'missing') || ': expected a string'"),
         Check("a.asset_id is null", "'robot_id'",
@@ -50,6 +58,8 @@ def _checks() -> list[Check]:
               f"j.ts->>'$', '{TS_WITH_OFFSET}') or try_cast(j.ts->>'$' as timestamptz) is null",
               "'ts'", "'ts ' || coalesce(j.ts::varchar, 'missing') || "
               "': expected an ISO 8601 timestamp with an explicit UTC offset'"),
+        Check("(j.ts->>'$')::timestamptz >= f.ts_limit", "'ts'",
+              "'ts ' || (j.ts->>'$') || ' is not before ' || f.ts_rule"),
         Check("j.seq is not null and try_cast(j.seq::varchar as bigint) is null", "'seq'",
               "'seq ' || j.seq::varchar || ': expected an integer'"),
         Check("j.counters is null or json_type(j.counters) <> 'OBJECT'", "'counters'",
@@ -57,12 +67,16 @@ def _checks() -> list[Check]:
     ]
     for c in COUNTERS:
         raw = f"json_extract(j.counters, '$.{c}')"
+        lo, hi = ROBOT_COUNTERS[c]
+        rng = bound_text(lo, hi)
         checks.append(Check(f"{raw} is null or json_type({raw}) = 'NULL'", f"'counters.{c}'",
-                            f"'missing counters.{c}: expected a number >= 0'"))
+                            f"'missing counters.{c}: expected a number {rng}'"))
         checks.append(Check(f"{_counter(c)} is null", f"'counters.{c}'",
-                            f"'counters.{c} ' || {raw}::varchar || ': expected a number >= 0'"))
-        checks.append(Check(f"{_counter(c)} < 0", f"'counters.{c}'",
-                            f"'counters.{c} ' || {raw}::varchar || ': expected a number >= 0'"))
+                            f"'counters.{c} ' || {raw}::varchar || ': expected a number {rng}'"))
+        cond = f"{_counter(c)} < {sql_number(lo)} or {_counter(c)} > {sql_number(hi)}"
+        checks.append(Check(cond, f"'counters.{c}'",
+                            f"'counters.{c} ' || {raw}::varchar || ' out of range: expected "
+                            f"{rng}'"))
     checks.append(Check("j.errors is not null and json_type(j.errors) not in ('ARRAY', 'NULL')",
                         "'errors'", "'errors ' || j.errors::varchar || ': expected an array'"))
     return checks
@@ -72,9 +86,14 @@ _CHECKS = _checks()
 
 
 def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
-                           registry: Registry, dates: Iterable[date] | None = None) -> IngestStats:
-    """Ingest robot state records under `landing_dir` (all delivery dates, or only `dates`)."""
+                           registry: Registry, dates: Iterable[date] | None = None,
+                           now: datetime | None = None,
+                           max_file_bytes: int | None = None) -> IngestStats:
+    """Ingest robot state records under `landing_dir` (all delivery dates, or only `dates`).
+    `now` is the run's clock; `max_file_bytes` replaces the size limit (tests)."""
     t0 = time.perf_counter()
+    now = now or datetime.now(timezone.utc)
+    max_bytes = FILE_MAX_BYTES[SOURCE] if max_file_bytes is None else max_file_bytes
     landing = Landing(landing_dir)
     files = [f for f in landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
              if f.rel.endswith(".jsonl")]
@@ -82,8 +101,20 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
     rels, contents, shas, fleets = [], [], [], []
     skipped = 0
     changed = []
+    refused: list[tuple[str, Refusal]] = []
     for f in files:
-        data = landing.read_bytes(f)
+        refusal = landing.refusal(f, max_bytes)
+        if refusal is None:
+            try:
+                data = landing.read_bytes(f, max_bytes)
+            except FileRefused as e:
+                refusal = e.refusal
+        if refusal is not None:
+            if seen.get(f.rel) == refusal.marker:
+                skipped += 1
+            else:
+                refused.append((f.rel, refusal))
+            continue
         sha = sha256_hex(data)
         if seen.get(f.rel) == sha:
             skipped += 1
@@ -94,18 +125,40 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
         contents.append(data)
         shas.append(sha)
         fleets.append(f.parts[2])
+    if refused:
+        con.execute("begin transaction")
+        try:
+            refuse_files(con, SOURCE, refused)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
     if not rels:
-        return IngestStats(SOURCE, 0, skipped, 0, 0, time.perf_counter() - t0)
+        return IngestStats(SOURCE, len(refused), skipped, 0, len(refused),
+                           time.perf_counter() - t0)
 
+    too_long = []
+    for i, rel in enumerate(rels):
+        contents[i], bad = drop_long_lines(contents[i], rel, LINE_MAX_BYTES[SOURCE])
+        too_long += bad
+    limits = [ts_limit(rel.split("/")[1], now) for rel in rels]
     meta = pa.table({"file_idx": pa.array(range(len(rels)), type=pa.int32()),
                      "rel": pa.array(rels, type=pa.string()),
                      "fleet_id": pa.array(fleets, type=pa.string()),
-                     "changed": pa.array([r in changed for r in rels], type=pa.bool_())})
+                     "changed": pa.array([r in changed for r in rels], type=pa.bool_()),
+                     "folder_reason": pa.array(
+                         [None if lim else f"delivery folder {rel.split('/')[1]!r}: expected "
+                          f"{SOURCE}/<YYYY-MM-DD>/<fleet_id>/" for rel, lim in zip(rels, limits)],
+                         type=pa.string()),
+                     "ts_limit": pa.array([lim[0] if lim else now for lim in limits],
+                                          type=pa.timestamp("us", tz="UTC")),
+                     "ts_rule": pa.array([lim[1] if lim else "" for lim in limits],
+                                         type=pa.string())})
     robots = pa.table({"asset_id": pa.array([a.asset_id for a in registry.assets
                                              if a.asset_type == "robot"], type=pa.string())})
     con.register("_rob_files", meta)
     con.register("_rob_assets", robots)
-    bad_utf8 = register_lines(con, "_rob_lines", contents, rels)
+    bad_utf8 = register_lines(con, "_rob_lines", contents, rels) + too_long
     try:
         con.execute("begin transaction")
         con.execute(f"""
@@ -150,5 +203,5 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
         unregister(con, "_rob_lines")
         con.unregister("_rob_files")
         con.unregister("_rob_assets")
-    return IngestStats(SOURCE, len(rels), skipped, int(loaded), int(quarantined),
-                       time.perf_counter() - t0)
+    return IngestStats(SOURCE, len(rels) + len(refused), skipped, int(loaded),
+                       int(quarantined) + len(refused), time.perf_counter() - t0)
