@@ -562,9 +562,19 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
             pay(d, due_day + timedelta(days=rng.randint(0, 3)), (due * dec(0.3, 0.8)).quantize(Decimal("0.01")))
             f["pays_partly"] += 1
 
-    def principal_day(d: DealSpec) -> date:
-        return {"before": d.maturity - timedelta(days=rng.randint(2, 8)), "on": d.maturity,
-                "after": d.maturity + timedelta(days=rng.randint(1, 8))}[d.principal_timing]
+    def repay_principal(d: DealSpec, amount: Decimal, third_party: bool = False) -> None:
+        """Before or after maturity in one payment; on maturity day a part of it, the rest
+        (with a little excess) some days later: principal stays due in between."""
+        if d.principal_timing == "on":
+            part = (amount * dec(0.5, 0.9)).quantize(Decimal("0.01"))
+            pay(d, d.maturity, part, third_party)
+            pay(d, d.maturity + timedelta(days=rng.randint(4, 15)), amount - part + dec(0, 5),
+                third_party)
+        else:
+            day = (d.maturity - timedelta(days=rng.randint(2, 8)) if d.principal_timing == "before"
+                   else d.maturity + timedelta(days=rng.randint(1, 8)))
+            pay(d, day, amount + dec(0, 5), third_party)
+        f[f"principal_{d.principal_timing}_maturity"] += 1
 
     for d in deals:
         if d.payer == "never":
@@ -578,8 +588,7 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
                 accrued_from = me + timedelta(days=1)
             if d.principal_timing:
                 tail = d.principal * d.fixed_apr / 365 * max(0, (d.maturity - accrued_from).days + 1)
-                pay(d, principal_day(d), d.principal + tail + dec(0, 5))
-                f[f"principal_{d.principal_timing}_maturity"] += 1
+                repay_principal(d, (d.principal + tail).quantize(Decimal("0.01")))
         else:
             lag = 15 if d.payment_lag_days is None else d.payment_lag_days
             rev = revenue.get(d.deal_id, {})
@@ -592,9 +601,8 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
                 pay_due(d, me + timedelta(days=lag), share.quantize(Decimal("0.01")))
             if d.principal_timing:
                 rest = max(Decimal(0), d.principal - share_total / d.target_multiple)
-                pay(d, principal_day(d), rest.quantize(Decimal("0.01")) + dec(0, 5),
-                    third_party=d.principal_timing == "after")
-                f[f"principal_{d.principal_timing}_maturity"] += 1
+                repay_principal(d, rest.quantize(Decimal("0.01")),
+                                third_party=d.principal_timing == "after")
                 f["third_party_payment"] += d.principal_timing == "after"
     if not f["third_party_payment"]:
         d = pick(payable)
