@@ -130,3 +130,33 @@ def test_a_demo_on_a_read_only_data_directory_stops_before_writing(tmp_path, mou
     assert last.startswith(f"error: not writable: {data} — "), last
     assert "Traceback" not in done.stderr
     assert seconds < 15
+
+
+@pytest.mark.chain
+@pytest.mark.slow
+def test_a_chain_stopped_after_the_book_was_posted_is_named_with_its_url(tmp_path, monkeypatch):
+    """A real anvil with the book's contracts and scenario on it, then stopped: the run
+    does not end on "Execution of step ... failed" but on the node and what to do."""
+    from aidnav.config import load_settings
+    from aidnav.demo_runner import prepare_book
+    from onchain import anvil
+
+    data = tmp_path / "data"
+    env = _env(data)
+    for name in ("AIDNAV_DATA_DIR", "AIDNAV_RPC_URL"):
+        monkeypatch.setenv(name, env[name])
+    # the book's preparation sets these for its Dagster and dbt: restored after the test
+    for name in ("DAGSTER_HOME", "AIDNAV_WAREHOUSE", "DBT_SEND_ANONYMOUS_USAGE_STATS",
+                 "GX_ANALYTICS_ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        prepare_book(load_settings(), DAYS, END_DAY, scale=0.05, progress=False)
+    finally:
+        stopped = anvil.stop(data / "chain")
+    assert stopped
+    done, _ = _run(["run", "--date", END_DAY.isoformat()], env)
+    assert done.returncode == 1
+    last = _last_line(done)
+    assert last.startswith(f"error: RPC unreachable at {env['AIDNAV_RPC_URL']} "
+                           "(connection refused) — "), last
+    assert "Traceback" not in done.stderr
