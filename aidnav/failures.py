@@ -32,6 +32,8 @@ RPC_ERRORS = frozenset({
 TIMEOUT_ERRORS = frozenset({"Timeout", "TimeoutError", "ReadTimeout", "ConnectTimeout",
                             "ReadTimeoutError", "ConnectTimeoutError", "TimeExhausted"})
 LOCK_ERRORS = frozenset({"WarehouseBusy"})
+# HTTP answers of a node that is rate limiting, restarting or behind a failing proxy
+BUSY_HTTP_STATUS = r"(429|502|503|504) "
 MEMORY_ERRORS = frozenset({"MemoryError", "OutOfMemoryException"})
 DATA_ERRORS = frozenset({
     "ConversionException", "OutOfRangeException", "DataError", "InvalidOperation",
@@ -270,6 +272,11 @@ def classify(links: list[ErrorLink], *, rpc_url: str | None = None,
             x.message.lower() for x in links) else _short(link.message, 100)
         return Cause("rpc_unreachable", f"RPC unreachable at {_rpc_url(links, rpc_url)} "
                      f"({detail}) — {RPC_REMEDY}", transient=True)
+    if link := next((x for x in links if "HTTPError" in x.names
+                     and re.match(BUSY_HTTP_STATUS, x.message)), None):
+        return Cause("rpc_busy", f"the node at {_rpc_url(links, rpc_url)} answered "
+                     f"{_short(link.message.split(' for url')[0], 60)} — it is busy or "
+                     "restarting; run again", transient=True)
     if link := _first(links, TIMEOUT_ERRORS):
         return Cause("timeout", f"timed out: {_short(link.message)} — the node or the disk "
                      "was slow; run again", transient=True)

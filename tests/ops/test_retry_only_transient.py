@@ -240,3 +240,31 @@ def test_a_model_the_parsed_manifest_lacks_says_to_parse_again():
         "the dbt manifest has no 'model.aidnav.int_deal_stress_computed' (the project "
         "changed since it was parsed) — parse it again: cd dbt_project && ../.venv/bin/dbt "
         "parse --profiles-dir .")
+
+
+def test_a_node_answering_503_is_retried_and_named():
+    """A node behind a proxy that answers 503 while it restarts: a second try can pass."""
+    import http.server
+    import threading
+
+    from web3 import Web3
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        attempts, result = _attempts(lambda: Web3(Web3.HTTPProvider(url)).eth.block_number)
+    finally:
+        server.shutdown()
+    assert attempts == 3
+    (_step, cause), = read_outcome(result).failed_steps
+    assert cause.kind == "rpc_busy" and cause.transient
+    assert cause.line.startswith(f"the node at {url}/ answered 503 Server Error"), cause.line
