@@ -10,6 +10,9 @@ from decimal import Decimal
 from aidnav.ledger.exact import ONE, ZERO, exact
 
 DAYS_PER_YEAR = Decimal(365)
+# An APY is reported only below this: fct_nav_daily holds it as DECIMAL(38,18). A share
+# price 2.42 times that of a week before already compounds past it ((2.42)^(365/7) > 1e20).
+APY_LIMIT = Decimal(10) ** 20
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,12 @@ class NavDay:
 
 @exact
 def apy(price_now: Decimal, price_then: Decimal | None, days: int) -> Decimal | None:
-    """`(p(D) / p(D-n)) ^ (365/n) - 1`; None without a positive base."""
+    """`(p(D) / p(D-n)) ^ (365/n) - 1`; None without a positive base, and None when it is
+    not below APY_LIMIT (a jump of the share price that no annual rate describes)."""
     if price_then is None or price_then <= 0 or price_now <= 0:
         return None
-    return (price_now / price_then) ** (DAYS_PER_YEAR / Decimal(days)) - ONE
+    value = (price_now / price_then) ** (DAYS_PER_YEAR / Decimal(days)) - ONE
+    return value if value < APY_LIMIT else None
 
 
 @exact
