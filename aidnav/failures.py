@@ -37,7 +37,7 @@ BUSY_HTTP_STATUS = r"(429|502|503|504) "
 MEMORY_ERRORS = frozenset({"MemoryError", "OutOfMemoryException"})
 DATA_ERRORS = frozenset({
     "ConversionException", "OutOfRangeException", "DataError", "InvalidOperation",
-    "InvoiceRejected", "BundleError", "QuarantineError",
+    "InvoiceRejected", "BundleError",
 })
 LOCK_MESSAGES = ("could not set lock on file", "database is locked", "conflicting lock")
 DISK_FULL_MESSAGES = ("no space left on device", "database or disk is full", "disk quota exceeded")
@@ -145,11 +145,6 @@ def chain_of(exc: BaseException) -> list[ErrorLink]:
 
 def classify_exception(exc: BaseException, **context) -> Cause:
     return classify(chain_of(exc), **context)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a second try of the same work can pass."""
-    return classify_exception(exc).transient
 
 
 def _first(links: list[ErrorLink], names: frozenset[str]) -> ErrorLink | None:
