@@ -206,7 +206,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def print_summary(settings: Settings, days: list[date]) -> None:
+    """The run's days: posted figures beside their transactions (a posted day shows its
+    posted report, whatever a re-run computed since), then restatements, set apart."""
     import duckdb
+
+    from aidnav.publication import posted_report_figures
 
     if not settings.warehouse_path.exists():
         return
@@ -216,15 +220,34 @@ def print_summary(settings: Settings, days: list[date]) -> None:
         rows = con.execute(
             """
             select n.day, n.nav_usd, n.share_price, n.backing_ratio,
-                   (select tx_hash from marts.publications p
-                     where p.day = n.day and p.kind = 'nav') as nav_tx,
-                   (select tx_hash from marts.publications p
-                     where p.day = n.day and p.kind = 'rewards') as rewards_tx
+                   (select min(tx_hash) from marts.publications p
+                     where p.day = n.day and p.kind = 'nav' and p.status = 'posted') as nav_tx,
+                   (select min(tx_hash) from marts.publications p
+                     where p.day = n.day and p.kind = 'rewards' and p.status = 'posted')
+                     as rewards_tx
             from marts.fct_nav_daily n
             where n.day between ? and ? order by n.day
             """,
             [min(days), max(days)],
         ).fetchall()
+        restated = con.execute(
+            """
+            select day, figure, coalesce(cast(posted_value as varchar), posted_text),
+                   coalesce(cast(restated_value as varchar), restated_text), difference,
+                   restated_report
+            from marts.restatements r
+            where day between ? and ? and restatement = (
+                select max(restatement) from marts.restatements q
+                where q.day = r.day and q.kind = r.kind)
+            order by day, kind, figure
+            """,
+            [min(days), max(days)],
+        ).fetchall() if _has_table(con, "restatements") else []
+        pending = con.execute(
+            "select chain_id, string_agg(distinct cast(day as varchar), ', ' order by "
+            "cast(day as varchar)) from marts.publications where status = 'pending' "
+            "group by chain_id order by chain_id").fetchall() if _has_table(
+                con, "publications") else []
     except duckdb.CatalogException as exc:  # no marts yet after a failed first run
         print(f"(no summary: {exc})")
         return
@@ -234,11 +257,30 @@ def print_summary(settings: Settings, days: list[date]) -> None:
     print(header)
     print("-" * len(header))
     for day, nav, price, backing, nav_tx, rew_tx in rows:
+        if nav_tx:  # on chain: the posted report's figures
+            nav, price, backing = posted_report_figures(settings.reports_dir, day)
         print(
             f"{day.isoformat():<10}  {nav:>18,.2f}  {price:>11.6f}  "
             f"{(f'{backing:.4f}' if backing is not None else '-'):>8}  "
             f"{_short(nav_tx):<14}  {_short(rew_tx):<14}"
         )
+    if restated:
+        print()
+        print("Restated, not posted (the chain keeps the figures above):")
+        head = f"{'day':<10}  {'figure':<13}  {'posted':>28}  {'restated':>28}  {'difference':>24}  report"
+        print(head)
+        print("-" * len(head))
+        for day, figure, posted, new, diff, report in restated:
+            print(f"{day.isoformat():<10}  {figure:<13}  {posted:>28}  {new:>28}  "
+                  f"{'-' if diff is None else f'{diff:+}':>24}  {report}")
+    for chain_id, missed in pending:
+        print(f"chain {chain_id} missed {missed}: pending, the next run posts them in order")
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = ?", [name]).fetchone()[0])
 
 
 def _short(tx: str | None) -> str:

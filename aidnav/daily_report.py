@@ -14,7 +14,7 @@ import html
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -232,8 +232,11 @@ def day_data(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
     restated: list[tuple] = []
     if _table_exists(con, "marts", "restatements"):
         restated = con.execute(
-            "select kind, chain_id, posted_report_hash, new_report_hash, detail "
-            "from marts.restatements where day = ? order by kind", [day]).fetchall()
+            "select figure, restatement, coalesce(cast(posted_value as varchar), posted_text), "
+            "coalesce(cast(restated_value as varchar), restated_text), difference, "
+            "posted_report_hash, restated_report_hash, restated_report, cause, detected_at "
+            "from marts.restatements where day = ? order by restatement, kind, figure",
+            [day]).fetchall()
     return {"day": day, "nav_hist": nav_hist, "today": today, "deals": deals, "gpu": gpu,
             "fleet_hist": fleet_hist, "robots": robots, "rewards": rewards,
             "publications": pubs, "restatements": restated}
@@ -325,9 +328,13 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
         f"<td><code>{html.escape(h or '-')}</code></td></tr>"
         for k, c, s, t, b, h in data["publications"]) or "<tr><td colspan=6>none recorded</td></tr>"
     restatements = "".join(
-        f"<li class='bad'>{html.escape(k)} on chain {c}: posted report {html.escape(p or '?')}, "
-        f"recomputed {html.escape(n)} ({html.escape(det or '')})</li>"
-        for k, c, p, n, det in data["restatements"])
+        f"<tr><td>{html.escape(f)}</td><td>{n}</td><td>{html.escape(str(p))}</td>"
+        f"<td>{html.escape(str(r))}</td><td>{'-' if d is None else html.escape(str(d))}</td>"
+        f"<td><code>{html.escape(ph or '-')}</code></td>"
+        f"<td><code>{html.escape(rh or '-')}</code><br>{html.escape(rp or '')}</td>"
+        f"<td>{html.escape(cause or '')}</td>"
+        f"<td>{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC</td></tr>"
+        for f, n, p, r, d, ph, rh, rp, cause, at in data["restatements"])
     rewards_today = next((r for r in data["rewards"] if r[0] == day), None)
     nav_links = " | ".join(
         x for x in (f"<a href='{prev_day}.html'>&larr; {prev_day}</a>" if prev_day else "",
@@ -353,7 +360,7 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
 <h2>Publications</h2>
 <table><tr><th>kind</th><th>chain</th><th>status</th><th>tx hash</th><th>block</th>
 <th>report sha256</th></tr>{pub_rows}</table>
-{f'<h2>Restatements</h2><ul>{restatements}</ul>' if restatements else ''}
+{f'<h2>Restatements (not posted)</h2><p>Recomputed figures that differ from the posted report; the chain keeps the posted ones.</p><table><tr><th>figure</th><th>restatement</th><th>posted</th><th>restated</th><th>difference</th><th>posted report sha256</th><th>restated report</th><th>cause</th><th>detected</th></tr>{restatements}</table>' if restatements else ''}
 </body></html>
 """
 

@@ -230,3 +230,55 @@ def stop(state_dir: Path, timeout_s: float = 10.0) -> bool:
         stopped = True
     pid_file.unlink(missing_ok=True)
     return stopped
+
+
+# ---------------------------------------------------------------- further local chains
+STATE_FILE_NAME = "anvil-state.json"
+LOG_FILE_NAME = "anvil.log"
+
+
+def target_state_dir(chain_dir: Path, chain_id: int) -> Path:
+    """Where the anvil of a further local publication target (`AIDNAV_CHAIN_TARGETS`)
+    keeps its state, pid and log; the main chain's stay in `chain_dir` itself."""
+    return Path(chain_dir) / f"chain-{chain_id}"
+
+
+def further_local_targets(targets, main_rpc_url: str) -> list[tuple[str, int, int]]:
+    """(rpc_url, chain_id, port) of each target on this machine other than the main
+    chain (`AIDNAV_RPC_URL`): the ones `aidnav chain up` and the demo start."""
+    from urllib.parse import urlparse
+
+    main = urlparse(main_rpc_url)
+    found = []
+    for target in targets:
+        url = urlparse(target.rpc_url)
+        if url.hostname not in ("127.0.0.1", "localhost"):
+            continue
+        if (url.hostname, url.port or 8545) == (main.hostname, main.port or 8545):
+            continue
+        found.append((target.rpc_url, int(target.chain_id), url.port or 8545))
+    return found
+
+
+def start_further_targets(chain_dir: Path, targets, main_rpc_url: str,
+                          timestamp: int | None = None) -> list[AnvilStatus]:
+    """Start (idempotently) an anvil with its own chain id for every further local target."""
+    started = []
+    for _url, chain_id, port in further_local_targets(targets, main_rpc_url):
+        folder = target_state_dir(chain_dir, chain_id)
+        started.append(start(folder / STATE_FILE_NAME, port=port, timestamp=timestamp,
+                             log_file=folder / LOG_FILE_NAME, chain_id=chain_id))
+    return started
+
+
+def stop_further_targets(chain_dir: Path, targets, main_rpc_url: str) -> None:
+    for _url, chain_id, _port in further_local_targets(targets, main_rpc_url):
+        stop(target_state_dir(chain_dir, chain_id))
+
+
+def is_further_target_anvil(chain_dir: Path, chain_id: int) -> bool:
+    """True when the further local target `chain_id` is the anvil this data directory
+    started (its pid file names a live anvil): a throw-away chain of this machine."""
+    folder = target_state_dir(chain_dir, chain_id)
+    pid = _read_pid(folder / PID_FILE_NAME)
+    return pid is not None and _is_anvil_process(pid, folder)

@@ -2,7 +2,9 @@
 
 Targets come from configuration as `(rpc_url, chain_id)` pairs, e.g. the environment
 variable `AIDNAV_CHAIN_TARGETS="http://127.0.0.1:8545=31337,https://rpc.example=8453"`
-(`parse_targets`). Each target is published on its own: a node that is down, on the
+(`parse_targets`); without it the one chain of `AIDNAV_RPC_URL` (`configured_targets`).
+The daily job publishes each day to every target through `aidnav.publication`.
+Each target is published on its own: a node that is down, on the
 wrong chain or lacking contracts fails that target with a clear message and the others
 still post. The contract addresses of each chain come from `registry/addresses.csv`.
 """
@@ -10,10 +12,12 @@ still post. The contract addresses of each chain come from `registry/addresses.c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlparse
 
 from web3 import Web3
 
@@ -27,10 +31,22 @@ log = logging.getLogger(__name__)
 ENV_TARGETS = "AIDNAV_CHAIN_TARGETS"
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
 @dataclass(frozen=True)
 class ChainTarget:
     rpc_url: str
     chain_id: int
+
+    @property
+    def is_local(self) -> bool:
+        """A node on this machine: `aidnav chain up` and the demo start and deploy it."""
+        return urlparse(self.rpc_url).hostname in LOCAL_HOSTS
+
+    @property
+    def port(self) -> int:
+        return urlparse(self.rpc_url).port or 8545
 
 
 @dataclass(frozen=True)
@@ -71,8 +87,8 @@ def parse_targets(text: str) -> list[ChainTarget]:
     return targets
 
 
-def _connect(target: ChainTarget) -> Web3:
-    return Web3(Web3.HTTPProvider(target.rpc_url, request_kwargs={"timeout": 10}))
+def connect_target(target: ChainTarget) -> Web3:
+    return Web3(Web3.HTTPProvider(target.rpc_url, request_kwargs={"timeout": 30}))
 
 
 def publish_to_targets(
@@ -82,7 +98,7 @@ def publish_to_targets(
     signer_for: Callable[[int], TxSigner] = load_signer,
     intent_path: Path | None = None,
     dry_run: bool = False,
-    connect: Callable[[ChainTarget], Web3] = _connect,
+    connect: Callable[[ChainTarget], Web3] = connect_target,
     raise_on_error: bool = True,
 ) -> list[TargetOutcome]:
     """Post `figures` (NAV, then the rewards root) to every target; one outcome each.
@@ -135,6 +151,19 @@ def _publish_one(
     return TargetOutcome(target, nav=nav, rewards=rewards)
 
 
-def targets_from_env(env: dict[str, str], default: Sequence[ChainTarget]) -> list[ChainTarget]:
+def targets_from_env(env: Mapping[str, str], default: Sequence[ChainTarget]) -> list[ChainTarget]:
     text = env.get(ENV_TARGETS, "").strip()
     return parse_targets(text) if text else list(default)
+
+
+def configured_targets(rpc_url: str, chain_id: int | None = None,
+                       env: Mapping[str, str] | None = None) -> list[ChainTarget]:
+    """Every chain a day is published to: `AIDNAV_CHAIN_TARGETS`, else the one chain of
+    `rpc_url` (its chain id as configured, or as the node says)."""
+    env = os.environ if env is None else env
+    if env.get(ENV_TARGETS, "").strip():
+        return parse_targets(env[ENV_TARGETS])
+    if chain_id is None:
+        chain_id = int(with_retries(lambda: connect_target(ChainTarget(rpc_url, 0)).eth.chain_id,
+                                    "chain_id"))
+    return [ChainTarget(rpc_url, chain_id)]

@@ -145,7 +145,8 @@ def rewards_budget_balances(
 
 
 @dg.asset_check(asset=NAV, blocking=True,
-                description="Each published report on disk still hashes to the published hash.")
+                description="Each posted report on disk (`<kind>/<day>.json`; restatements are "
+                            "written beside it) still hashes to the posted hash.")
 def published_reports_unchanged(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:

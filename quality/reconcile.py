@@ -240,10 +240,12 @@ def nav_identity(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list
 
 
 def reconcile_report_hashes(con: duckdb.DuckDBPyConnection, reports_dir: Path, through: date) -> list[str]:
-    """Each posted report on disk still has the sha256 that was published."""
+    """Each posted report on disk still has the sha256 that was published: the canonical
+    `<kind>/<day>.json` only (a restatement is written beside it, never over it)."""
     try:
         rows = con.execute(
-            "select day, kind, report_hash from marts.publications where day <= ? order by day, kind",
+            "select distinct day, kind, report_hash from marts.publications "
+            "where day <= ? and status = 'posted' order by day, kind",
             [through],
         ).fetchall()
     except duckdb.CatalogException:

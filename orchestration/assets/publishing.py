@@ -1,7 +1,9 @@
-"""Publish assets: post the partition's NAV and rewards root to the chain.
+"""Publish assets: post the partition's NAV and rewards root to every configured chain
+(`AIDNAV_CHAIN_TARGETS`, default the one `AIDNAV_RPC_URL`).
 
 No retries here: the publisher is idempotent instead (it reads the chain before sending
-and never posts a day twice).
+and never posts a day twice). A chain that is down misses the day (warned, recorded as
+pending) without stopping the others; the next run posts its pending days first.
 """
 
 
@@ -39,39 +41,45 @@ def daily_publication(
     warehouse: WarehouseResource,
     chain: ChainResource,
 ) -> dg.MaterializeResult:
-    from aidnav.publication import publish_day
+    from aidnav.publication import posted_report_figures, publish_days_to_targets
+    from onchain.targets import configured_targets, connect_target
 
     settings = warehouse.settings()
     days = [
         date.fromisoformat(k) for k in context.partition_keys
     ]
+    targets = configured_targets(chain.rpc_url, settings.chain_id)
     con = warehouse.connect()
-    results = []
     try:
-        w3 = chain.web3()
-        for day in days:
-            results.append(
-                publish_day(con, settings.reports_dir, w3, day, dry_run=config.dry_run,
-                            override_reason=config.override_reason,
-                            override_approver=config.override_approver)
-            )
-            context.log.info(
-                f"{day}: NAV {results[-1].nav_status} {results[-1].nav_tx or ''}; "
-                f"rewards {results[-1].rewards_status} {results[-1].rewards_tx or ''}"
-            )
-        nav = con.execute(
-            "select nav_usd, share_price, backing_ratio from marts.fct_nav_daily where day = ?",
-            [days[-1]],
-        ).fetchone()
+        published, misses = publish_days_to_targets(
+            con, settings.reports_dir, targets, days, connect_target, dry_run=config.dry_run,
+            override_reason=config.override_reason, override_approver=config.override_approver,
+            chain_dir=settings.chain_dir)
     finally:
         con.close()
-    last = results[-1]
+    for item in published:
+        r = item.publication
+        context.log.info(
+            f"{r.day} chain {item.chain_id}: NAV {r.nav_status} {r.nav_tx or ''}; "
+            f"rewards {r.rewards_status} {r.rewards_tx or ''}"
+            + (f"; restated (not posted): {r.nav_restated_hash}" if r.nav_restated_hash else "")
+        )
+    for miss in misses:
+        context.log.warning(f"chain {miss.chain_id} ({miss.rpc_url}) missed {miss.day}: "
+                            f"{miss.error}; pending, the next run posts it")
+    last = [p.publication for p in published if p.publication.day == days[-1]][0]
+    nav_usd, share_price, backing = posted_report_figures(settings.reports_dir, last.day)
     return dg.MaterializeResult(
         metadata={
-            "days": dg.MetadataValue.int(len(results)),
-            "nav_usd": dg.MetadataValue.float(float(nav[0])),
-            "share_price": dg.MetadataValue.float(float(nav[1])),
-            "backing_ratio": dg.MetadataValue.float(float(nav[2]) if nav[2] is not None else 0.0),
+            "days": dg.MetadataValue.int(len(days)),
+            "chains": ", ".join(str(t.chain_id) for t in targets),
+            "missed": dg.MetadataValue.json(
+                [{"chain_id": m.chain_id, "day": m.day.isoformat(), "error": m.error}
+                 for m in misses]),
+            # the published report's figures, never a restatement's
+            "nav_usd": dg.MetadataValue.float(float(nav_usd)),
+            "share_price": dg.MetadataValue.float(float(share_price)),
+            "backing_ratio": dg.MetadataValue.float(float(backing) if backing is not None else 0.0),
             "nav_status": last.nav_status,
             "nav_tx": last.nav_tx or "",
             "rewards_status": last.rewards_status,
@@ -79,5 +87,6 @@ def daily_publication(
             "rewards_root": last.rewards_root,
             "nav_report": dg.MetadataValue.path(str(settings.reports_dir / "nav" / f"{last.day}.json")),
             "nav_report_hash": last.nav_report_hash,
+            "nav_restated_hash": last.nav_restated_hash or "",
         }
     )

@@ -150,7 +150,10 @@ def test_changed_figures_for_posted_days_are_restatements_never_reposts(demo):
     con = duckdb.connect(env["AIDNAV_WAREHOUSE"], read_only=True)
     try:
         restated = con.execute(
-            "select day, kind from marts.restatements order by day, kind").fetchall()
+            "select distinct day, kind from marts.restatements order by day, kind").fetchall()
     finally:
         con.close()
     assert restated == [(day, "nav"), (END_DAY, "nav")]
+    reports = Path(env["AIDNAV_DATA_DIR"]) / "reports" / "nav"
+    assert sorted(p.name for p in reports.glob("*.restated-*.json")) == [
+        f"{day}.restated-1.json", f"{END_DAY}.restated-1.json"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aidnav.publication import PUBLICATIONS_DDL
 from ingestion.warehouse import connect
 from quality.overrides import OverrideError, publish_config_from_run_config, resolve_override
 from quality.preflight import telemetry_collapse
@@ -112,9 +113,12 @@ def test_a_report_changed_after_publication_is_named(con, tmp_path: Path):
     body = b'{"kind":"nav"}'
     (reports / "nav" / "2026-03-02.json").write_bytes(body)
     posted = "0x" + hashlib.sha256(body).hexdigest()
-    con.execute("create schema if not exists marts")
-    con.execute("create table marts.publications (day date, kind varchar, report_hash varchar)")
-    con.execute("insert into marts.publications values (?, 'nav', ?)", [D, posted])
+    con.execute(PUBLICATIONS_DDL)
+    con.execute("insert into marts.publications (day, kind, chain_id, status, report_hash) "
+                "values (?, 'nav', 31337, 'posted', ?), (?, 'nav', 31338, 'pending', ?)",
+                [D, posted, D, posted])
+    # a restatement written beside the posted report is not the posted report
+    (reports / "nav" / "2026-03-02.restated-1.json").write_bytes(b'{"kind":"nav","x":1}')
     assert reconcile_report_hashes(con, reports, D) == []
     (reports / "nav" / "2026-03-02.json").write_bytes(body + b" ")
     [problem] = reconcile_report_hashes(con, reports, D)
