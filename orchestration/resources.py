@@ -72,9 +72,23 @@ def _dbt_executable() -> str:
     return str(local) if local.exists() else "dbt"
 
 
+def _project_sources(project_dir: Path) -> list[Path]:
+    """The files a dbt parse reads: the project and profile files, models, macros, tests."""
+    files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        files.extend(p for p in (project_dir / folder).rglob("*") if p.is_file())
+    return [p for p in files if p.exists()]
+
+
 def ensure_manifest(project: DbtProject) -> Path:
-    """`make install` parses the project; this covers a checkout where it has not run yet."""
-    if not project.manifest_path.exists():
+    """`make install` parses the project; this parses it again where that has not run yet,
+    or where a model, macro or test changed since (a pull that adds a model would
+    otherwise fail the run on a manifest that does not know it)."""
+    manifest = project.manifest_path
+    stale = not manifest.exists() or any(
+        p.stat().st_mtime > manifest.stat().st_mtime
+        for p in _project_sources(Path(project.project_dir)))
+    if stale:
         subprocess.run(
             [_dbt_executable(), "parse", "--quiet", "--profiles-dir", str(project.profiles_dir)],
             cwd=project.project_dir,
