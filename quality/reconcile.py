@@ -164,7 +164,9 @@ def reconcile_chain_balances(con: duckdb.DuckDBPyConnection, w3: Any, day: date)
 
 def reconcile_funding(con: duckdb.DuckDBPyConnection, chain_id: int, through: date) -> list[str]:
     """Every deal funded by `through` has a USDC transfer from a treasury address to its
-    provider_address of exactly principal_usd on its funded_date."""
+    provider_address of exactly principal_usd on its funded_date. A deal registered
+    without a provider_address (the contract lets it be empty) is matched by a transfer of
+    exactly principal_usd from a treasury address to any address outside the reserves."""
     roles = _roles(con, chain_id)
     treasuries = roles.get("treasury", [])
     if not treasuries or "usdc" not in roles:
@@ -176,19 +178,24 @@ def reconcile_funding(con: duckdb.DuckDBPyConnection, chain_id: int, through: da
     ).fetchall()
     for deal_id, provider, principal, funded in deals:
         units = Decimal(principal) * 10 ** DECIMALS["usdc"]
+        reserves = treasuries + roles.get("collection", [])
+        to_provider = ("lower(arg_to) = ?" if provider else
+                       f"lower(arg_to) not in ({','.join('?' * len(reserves))})")
         found = con.execute(
             f"""select arg_value from raw.chain_events
                 where chain_id = ? and event = 'Transfer' and lower(address) = ?
-                  and lower(arg_from) in ({','.join('?' * len(treasuries))}) and lower(arg_to) = ?
+                  and lower(arg_from) in ({','.join('?' * len(treasuries))}) and {to_provider}
                   and block_timestamp >= ? and block_timestamp < ?""",
-            [chain_id, roles["usdc"][0], *treasuries, provider, _start(funded), _end(funded)],
+            [chain_id, roles["usdc"][0], *treasuries, *([provider] if provider else reserves),
+             _start(funded), _end(funded)],
         ).fetchall()
         amounts = [Decimal(v) for (v,) in found]
         if units not in amounts:
             seen = ", ".join(str(a / 10 ** 6) for a in amounts) or "none"
             problems.append(
                 f"deal {deal_id}: no USDC transfer of {Decimal(principal).normalize():f} from the "
-                f"treasury to {provider} on {funded} (transfers seen that day: {seen})")
+                f"treasury to {provider or 'its provider'} on {funded} "
+                f"(transfers seen that day: {seen})")
     return problems
 
 
