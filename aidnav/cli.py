@@ -56,7 +56,26 @@ def cmd_chain(args: argparse.Namespace) -> int:
               f"state {settings.chain_dir / 'anvil-state.json'}")
     else:
         print(f"anvil not running at {status.rpc_url}")
+    _further_chains(args.action, settings)
     return 0
+
+
+def _further_chains(action: str, settings: Settings) -> None:
+    """The further local chains of AIDNAV_CHAIN_TARGETS, each with its own chain id."""
+    from onchain import anvil
+    from onchain.targets import targets_from_env
+
+    targets = targets_from_env(os.environ, [])
+    if action == "up":
+        anvil.start_further_targets(settings.chain_dir, targets, settings.rpc_url)
+    elif action == "down":
+        anvil.stop_further_targets(settings.chain_dir, targets, settings.rpc_url)
+    for url, chain_id, _port in anvil.further_local_targets(targets, settings.rpc_url):
+        folder = anvil.target_state_dir(settings.chain_dir, chain_id)
+        status = anvil.status(url, pid_file=folder / anvil.PID_FILE_NAME)
+        print(f"anvil running at {url}: chain {status.chain_id}, block {status.block_number}, "
+              f"pid {status.pid or '?'}, state {folder / anvil.STATE_FILE_NAME}"
+              if status.running else f"anvil not running at {url} (chain {chain_id})")
 
 
 def _rpc_port(settings: Settings) -> int:

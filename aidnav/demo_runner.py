@@ -94,6 +94,7 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
     t = _step("GAIB incentive budget held by the rewards distributor", say)
     say(f"    {fund_rewards_budget(w3, settings, addresses, days)}")
     _done(t, say)
+    prepare_further_chains(settings, w3, say)
     return addresses
 
 
@@ -118,3 +119,32 @@ def fund_rewards_budget(w3, settings: Settings, addresses: dict[str, str], days:
     distributor = w3.to_checksum_address(addresses["rewards_distributor"])
     call(w3, anvil_test_signer(0), gaib, "mint", distributor, required - supply)
     return f"minted {(required - supply) / 10**18:,.0f} GAIB to {distributor}"
+
+
+def prepare_further_chains(settings: Settings, w3, say=print) -> None:
+    """Every further local target of `AIDNAV_CHAIN_TARGETS` (127.0.0.1, its own chain id):
+    its anvil started at the main chain's time and the contracts deployed, so that the
+    daily job posts each day there too (signed with the anvil test key, as on the main
+    local chain, unless a key is configured)."""
+    from web3 import Web3
+
+    from onchain import anvil
+    from onchain.deploy import ensure_deployed
+    from onchain.signer import anvil_test_signer
+    from onchain.targets import configured_targets
+
+    targets = configured_targets(settings.rpc_url, int(w3.eth.chain_id))
+    further = anvil.further_local_targets(targets, settings.rpc_url)
+    if not further:
+        return
+    t = _step("further local chains of AIDNAV_CHAIN_TARGETS", say)
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    for status in anvil.start_further_targets(settings.chain_dir, targets, settings.rpc_url,
+                                              timestamp=now):
+        say(f"    {status}")
+    for url, chain_id, _port in further:
+        other = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+        deployed = ensure_deployed(other, anvil_test_signer(0), settings.registry_dir, chain_id)
+        say(f"    chain {chain_id}: nav_oracle {deployed['nav_oracle']}, "
+            f"rewards_distributor {deployed['rewards_distributor']}")
+    _done(t, say)
