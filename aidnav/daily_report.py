@@ -1,10 +1,11 @@
 """The daily NAV report: one self-contained HTML page per day plus an index.
 
-`<out_dir>/<day>.html` shows the day's figures and charts drawn as inline SVG (no
-JavaScript, no network): share price and NAV over time, backing ratio, yield by deal,
-collateral ratio of each deal against its minimum, GPU fleet uptime and utilisation by
-provider, robot operating hours by provider, rewards distributed per day, and the day's
-publications with their transaction hashes. `<out_dir>/index.html` lists every day.
+`<out_dir>/<day>.html` shows the day's figures and charts (`aidnav/charts.py`: Vega-Lite,
+its scripts copied to `<out_dir>/vendor/`, so pages open offline): share price and NAV over
+time, backing ratio, yield by deal, collateral ratio of each deal against its minimum, GPU
+fleet uptime and utilisation by provider, robot operating hours by provider, rewards
+distributed per day, the book under GPU price shocks (`fct_deal_stress_daily`), and the
+day's publications with their transaction hashes. `<out_dir>/index.html` lists every day.
 Everything is read from the marts (and the registry tables for names and minimums).
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -21,155 +21,11 @@ from typing import Any
 
 import duckdb
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+from aidnav.charts import Series, bar_chart, line_chart, script_tags, vendor_scripts
+
 WEI = Decimal(10) ** 18
 
 
-# ------------------------------------------------------------------------ SVG charts
-@dataclass(frozen=True)
-class Series:
-    name: str
-    points: Sequence[tuple[date, float]]
-
-
-def _fmt(v: float) -> str:
-    a = abs(v)
-    if a >= 1e9:
-        return f"{v / 1e9:.2f}B"
-    if a >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if a >= 1e4:
-        return f"{v / 1e3:.1f}k"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 1:
-        return f"{v:.3f}".rstrip("0").rstrip(".")
-    return f"{v:.4f}".rstrip("0").rstrip(".") or "0"
-
-
-def _bounds(values: list[float], floor: float | None = None) -> tuple[float, float]:
-    lo, hi = min(values), max(values)
-    if floor is not None:
-        lo = min(lo, floor)
-    if hi == lo:
-        pad = abs(hi) * 0.01 or 1.0
-        return lo - pad, hi + pad
-    pad = (hi - lo) * 0.08
-    return lo - pad, hi + pad
-
-
-def line_chart(title: str, series: Sequence[Series], width: int = 560, height: int = 220,
-               marker: date | None = None, reference: float | None = None) -> str:
-    """A line chart of dated series; `marker` draws the report day, `reference` a dashed
-    horizontal line (a minimum or 1.0)."""
-    series = [s for s in series if s.points]
-    if not series:
-        return _empty(title, width, height)
-    left, right, top, bottom = 62, 12, 26, 30
-    xs = sorted({p[0] for s in series for p in s.points})
-    ys = [p[1] for s in series for p in s.points] + ([reference] if reference is not None else [])
-    y0, y1 = _bounds(ys)
-    x0, span = xs[0], max((xs[-1] - xs[0]).days, 1)
-    pw, ph = width - left - right, height - top - bottom
-
-    def px(d: date) -> float:
-        return left + pw * (d - x0).days / span
-
-    def py(v: float) -> float:
-        return top + ph * (1 - (v - y0) / (y1 - y0))
-
-    parts = [_frame(title, width, height, left, top, pw, ph)]
-    for i in range(5):
-        v = y0 + (y1 - y0) * i / 4
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(v):.1f}" y2="{py(v):.1f}" '
-                     'stroke="#eee"/>'
-                     f'<text x="{left - 4}" y="{py(v) + 4:.1f}" text-anchor="end" '
-                     f'font-size="10">{_fmt(v)}</text>')
-    for d in (xs[0], xs[len(xs) // 2], xs[-1]):
-        parts.append(f'<text x="{px(d):.1f}" y="{height - 10}" text-anchor="middle" '
-                     f'font-size="10">{d.isoformat()}</text>')
-    if reference is not None:
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(reference):.1f}" '
-                     f'y2="{py(reference):.1f}" stroke="#d62728" stroke-dasharray="4 3"/>')
-    if marker is not None and x0 <= marker <= xs[-1]:
-        parts.append(f'<line x1="{px(marker):.1f}" x2="{px(marker):.1f}" y1="{top}" '
-                     f'y2="{top + ph}" stroke="#999" stroke-dasharray="2 2"/>')
-    for i, s in enumerate(series):
-        color = PALETTE[i % len(PALETTE)]
-        pts = " ".join(f"{px(d):.1f},{py(v):.1f}" for d, v in sorted(s.points))
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.6" '
-                     f'points="{pts}"><title>{html.escape(s.name)}</title></polyline>')
-        if len(series) > 1:
-            parts.append(f'<text x="{left + 6 + (i % 4) * 120}" y="{top + 12 + (i // 4) * 12}" '
-                         f'font-size="10" fill="{color}">{html.escape(s.name[:18])}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None],
-              width: int = 560, height: int = 220, minimums: Sequence[float | None] | None = None,
-              percent: bool = False) -> str:
-    """Vertical bars; `minimums` draws a red tick per bar (a bar under it is red too)."""
-    if not labels:
-        return _empty(title, width, height)
-    left, right, top, bottom = 62, 12, 26, 44
-    pw, ph = width - left - right, height - top - bottom
-    vals = [v if v is not None else 0.0 for v in values]
-    mins = list(minimums) if minimums is not None else [None] * len(vals)
-    y0, y1 = _bounds(vals + [m for m in mins if m is not None], floor=0.0)
-    y0 = min(y0, 0.0)
-
-    def py(v: float) -> float:
-        return top + ph * (1 - (v - y0) / (y1 - y0))
-
-    parts = [_frame(title, width, height, left, top, pw, ph)]
-    for i in range(5):
-        v = y0 + (y1 - y0) * i / 4
-        label = f"{v * 100:.1f}%" if percent else _fmt(v)
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(v):.1f}" y2="{py(v):.1f}" '
-                     f'stroke="#eee"/><text x="{left - 4}" y="{py(v) + 4:.1f}" '
-                     f'text-anchor="end" font-size="10">{label}</text>')
-    slot = pw / len(vals)
-    bw = max(slot * 0.7, 1.0)
-    for i, (label, v, m) in enumerate(zip(labels, vals, mins)):
-        x = left + i * slot + (slot - bw) / 2
-        below = m is not None and values[i] is not None and v < m
-        color = "#d62728" if below else PALETTE[0]
-        ytop, ybase = py(max(v, 0.0)), py(min(v, 0.0))
-        shown = f"{v * 100:.2f}%" if percent else _fmt(v)
-        parts.append(f'<rect x="{x:.1f}" y="{ytop:.1f}" width="{bw:.1f}" '
-                     f'height="{max(ybase - ytop, 0.5):.1f}" fill="{color}">'
-                     f'<title>{html.escape(label)}: {shown}</title></rect>')
-        if m is not None:
-            parts.append(f'<line x1="{x - 2:.1f}" x2="{x + bw + 2:.1f}" y1="{py(m):.1f}" '
-                         f'y2="{py(m):.1f}" stroke="#d62728" stroke-width="2"/>')
-        if len(vals) <= 24:
-            parts.append(f'<text x="{x + bw / 2:.1f}" y="{top + ph + 12}" font-size="9" '
-                         f'text-anchor="end" transform="rotate(-30 {x + bw / 2:.1f} '
-                         f'{top + ph + 12})">{html.escape(label[:14])}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _frame(title: str, width: int, height: int, left: int, top: int, pw: int, ph: int) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}" '
-            'font-family="sans-serif">'
-            f'<text x="{width / 2}" y="15" text-anchor="middle" font-size="12" '
-            f'font-weight="bold">{html.escape(title)}</text>'
-            f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#ccc"/>')
-
-
-def _empty(title: str, width: int, height: int) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'font-family="sans-serif"><text x="{width / 2}" y="15" text-anchor="middle" '
-            f'font-size="12" font-weight="bold">{html.escape(title)}</text>'
-            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" font-size="11" '
-            'fill="#999">no data</text></svg>')
-
-
-# ------------------------------------------------------------------------ data
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return con.execute("select count(*) from information_schema.tables "
                        "where table_schema = ? and table_name = ?", [schema, table]).fetchone()[0] > 0
@@ -237,9 +93,17 @@ def day_data(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
             "posted_report_hash, restated_report_hash, restated_report, cause, detected_at "
             "from marts.restatements where day = ? order by restatement, kind, figure",
             [day]).fetchall()
+    stress: list[tuple] = []
+    if _table_exists(con, "marts", "fct_deal_stress_daily"):
+        stress = con.execute(
+            "select deal_id, shock_pct, collateral_ratio, stressed_collateral_ratio, "
+            "min_collateral_ratio, stressed_covenant_breach, break_even_haircut, "
+            "book_stressed_nav_usd, book_stressed_backing_ratio "
+            "from marts.fct_deal_stress_daily where day = ? order by deal_id, shock_pct",
+            [day]).fetchall()
     return {"day": day, "nav_hist": nav_hist, "today": today, "deals": deals, "gpu": gpu,
             "fleet_hist": fleet_hist, "robots": robots, "rewards": rewards,
-            "publications": pubs, "restatements": restated}
+            "publications": pubs, "restatements": restated, "stress": stress}
 
 
 # ------------------------------------------------------------------------ pages
@@ -249,7 +113,8 @@ h1{margin-bottom:4px}.kpis{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}
 .kpi b{display:block;font-size:18px}.grid{display:flex;flex-wrap:wrap;gap:12px}
 table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px solid #ddd;
 padding:3px 6px;text-align:right}th{background:#f5f5f5}td:first-child{text-align:left}
-.bad{color:#d62728;font-weight:bold}code{font-size:11px}"""
+.bad{color:#d62728;font-weight:bold}code{font-size:11px}
+figure.chart{margin:0 8px 16px 0}figure.empty{width:520px;color:#999}"""
 
 
 def _kpi(label: str, value: str) -> str:
@@ -258,6 +123,24 @@ def _kpi(label: str, value: str) -> str:
 
 def _money(v: Any) -> str:
     return "-" if v is None else f"{Decimal(v):,.2f}"
+
+
+def _ratio(v: Any, places: int = 3) -> str:
+    return "-" if v is None else f"{Decimal(v):.{places}f}"
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{Decimal(v) * 100:.1f} %"
+
+
+def _group(rows: Sequence[tuple]) -> list[tuple[str, list[tuple]]]:
+    """Stress rows (ordered by deal, shock) grouped by deal."""
+    out: list[tuple[str, list[tuple]]] = []
+    for r in rows:
+        if not out or out[-1][0] != r[0]:
+            out.append((r[0], []))
+        out[-1][1].append(r)
+    return out
 
 
 def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | None) -> str:
@@ -282,6 +165,8 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
         _kpi("APY 7d", "-" if row["apy_7d"] is None else f"{float(row['apy_7d']) * 100:.2f}%"),
     ]
     deals = data["deals"]
+    stress = data["stress"]
+    stress_deals = [r for r in stress if r[1] == min((x[1] for x in stress), default=None)]
     deal_yield = [(_f(inc) or 0.0) * 365 / float(pr) if pr else None
                   for (_, _, _, pr, inc, *_rest) in deals]
     charts = [
@@ -289,11 +174,11 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
                    [(d, float(p)) for d, _, p, _ in nav_hist])], marker=day),
         line_chart("NAV (USD)", [Series("NAV", [(d, float(n)) for d, n, _, _ in nav_hist])],
                    marker=day),
-        line_chart("Backing ratio (AID backed / AID supply)",
+        line_chart("Backing ratio (AID backed / AID supply; dashed: 1.0)",
                    [Series("backing", [(d, float(b)) for d, _, _, b in nav_hist
                                        if b is not None])], marker=day, reference=1.0),
         bar_chart("Annualised yield by deal (income / principal x 365)",
-                  [d[0] for d in deals], deal_yield, percent=True),
+                  [d[0] for d in deals], deal_yield, percent=True, full_scale=False),
         bar_chart("Collateral ratio by deal (red tick: minimum)", [d[0] for d in deals],
                   [_f(d[5]) for d in deals], minimums=[_f(d[6]) for d in deals]),
         bar_chart("GPU uptime by provider", [g[0] for g in data["gpu"]],
@@ -303,12 +188,16 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
         line_chart("GPU fleet uptime and utilisation", [
             Series("uptime", [(d, float(u)) for d, u, _ in data["fleet_hist"] if u is not None]),
             Series("utilisation", [(d, float(x)) for d, _, x in data["fleet_hist"]
-                                   if x is not None])], marker=day),
+                                   if x is not None])], marker=day, percent=True),
         bar_chart("Robot operating hours by provider (mean per robot)",
-                  [r[0] for r in data["robots"]], [_f(r[2]) for r in data["robots"]]),
+                  [r[0] for r in data["robots"]], [_f(r[2]) for r in data["robots"]],
+                  unit="hours"),
         line_chart("GAIB rewards distributed per day", [Series("rewards", [
             (d, float(Decimal(w) / WEI)) for d, w, _ in data["rewards"] if w is not None])],
-                   marker=day),
+                   marker=day, zero=True, unit="GAIB"),
+        bar_chart("Break-even collateral price drop by deal (beyond it the collateral no "
+                  "longer covers the exposure)", [r[0] for r in stress_deals],
+                  [_f(r[6]) for r in stress_deals], percent=True),
     ]
     deal_rows = "".join(
         f"<tr><td>{html.escape(d[0])}</td><td>{html.escape(str(d[1]))}</td>"
@@ -335,6 +224,18 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
         f"<td>{html.escape(cause or '')}</td>"
         f"<td>{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC</td></tr>"
         for f, n, p, r, d, ph, rh, rp, cause, at in data["restatements"])
+    shocks = sorted({r[1] for r in stress})
+    stress_rows = "".join(
+        f"<tr><td>{html.escape(deal)}</td><td>{_ratio(rows[0][2])}</td>"
+        + "".join(f"<td class=\"{'bad' if r[5] else ''}\">{_ratio(r[3])}</td>" for r in rows)
+        + f"<td>{_ratio(rows[0][4], 2)}</td><td>{_pct(rows[0][6])}</td></tr>"
+        for deal, rows in _group(stress))
+    book_rows = (
+        f"<tr><td>today</td><td>{_money(row['nav_usd'])}</td>"
+        f"<td>{_ratio(row['backing_ratio'])}</td></tr>") + "".join(
+        f"<tr><td>-{Decimal(s) * 100:.0f} %</td><td>{_money(r[7])}</td><td>{_ratio(r[8])}</td>"
+        "</tr>" for s in shocks for r in [next(x for x in stress if x[1] == s)])
+    shock_heads = "".join(f"<th>at -{Decimal(s) * 100:.0f} %</th>" for s in shocks)
     rewards_today = next((r for r in data["rewards"] if r[0] == day), None)
     nav_links = " | ".join(
         x for x in (f"<a href='{prev_day}.html'>&larr; {prev_day}</a>" if prev_day else "",
@@ -342,7 +243,7 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
                     f"<a href='{next_day}.html'>{next_day} &rarr;</a>" if next_day else "") if x)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>AID NAV report {day}</title>
-<style>{CSS}</style></head><body>
+<style>{CSS}</style>{script_tags()}</head><body>
 <p>{nav_links}</p>
 <h1>AID NAV report {day}</h1>
 <p>Figures from the warehouse marts for the UTC day {day}; history from inception.</p>
@@ -352,6 +253,12 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
 <table><tr><th>deal</th><th>provider</th><th>structure</th><th>principal</th><th>income</th>
 <th>annualised yield</th><th>collateral ratio</th><th>minimum</th><th>carrying value</th>
 <th>dpd</th></tr>{deal_rows}</table>
+<h2>Stress: GPU prices down</h2>
+<p>Each deal's collateral ratio with its GPUs marked down (a robot deal's collateral is not a
+GPU); red: under its minimum. Break-even: the price drop at which the collateral no longer
+covers the exposure. The book's NAV and backing ratio once each deal's allowance follows the
+markdown (fees accrued unchanged).</p>
+{f'<table><tr><th>deal</th><th>collateral ratio</th>{shock_heads}<th>minimum</th><th>break-even drop</th></tr>{stress_rows}</table><table><tr><th>GPU prices</th><th>NAV (USD)</th><th>backing ratio</th></tr>{book_rows}</table>' if stress else '<p>No stress figures for this day.</p>'}
 <h2>GPU fleet by provider</h2>
 <table><tr><th>provider</th><th>GPUs</th><th>uptime</th><th>utilisation</th><th>coverage</th>
 </tr>{gpu_rows}</table>
@@ -372,9 +279,9 @@ def render_index(rows: Sequence[tuple]) -> str:
         f"<td>{Decimal(p):.6f}</td><td>{'-' if b is None else f'{Decimal(b):.4f}'}</td></tr>"
         for d, n, p, b in sorted(rows, reverse=True))
     chart = line_chart("sAID share price", [Series("share price",
-                       [(d, float(p)) for d, _, p, _ in rows])], width=760)
+                       [(d, float(p)) for d, _, p, _ in rows])])
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>AID NAV reports</title>"
-            f"<style>{CSS}</style></head><body><h1>AID NAV reports</h1>{chart}"
+            f"<style>{CSS}</style>{script_tags()}</head><body><h1>AID NAV reports</h1>{chart}"
             "<table><tr><th>day</th><th>NAV (USD)</th><th>share price</th><th>backing</th></tr>"
             f"{body}</table></body></html>\n")
 
@@ -398,6 +305,7 @@ def render_reports(con: duckdb.DuckDBPyConnection, out_dir: Path,
         raise ValueError("render_reports: no day given")
     all_days = [r[0] for r in con.execute(
         "select day from marts.fct_nav_daily order by day").fetchall()]
+    vendor_scripts(out_dir)
     pages = []
     for day in days:
         later = [d for d in all_days if d > day]
