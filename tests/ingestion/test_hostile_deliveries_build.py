@@ -218,3 +218,22 @@ def test_an_apy_beyond_the_mart_type_is_null_not_a_failed_build():
 
     assert apy(Decimal(10), Decimal(1), 7) is None
     assert 4.97e15 < apy(Decimal(2), Decimal(1), 7) < 4.99e15
+
+
+def test_a_counter_that_jumps_twice_in_a_day_counts_nothing_for_its_jumps(tmp_path):
+    # every reading within the bound, but 0 -> ~1e14 -> 0 -> ~1e14 in one day: the rises
+    # are 1e14 mJ in an hour (27.8 GW), not energy; the last hour at 500 W is. The day's
+    # energy is that hour alone: 500 W x 3,600 s = 1.8e9 mJ = 0.5 kWh.
+    inp = book(tmp_path)
+    top = ENERGY_MJ_MAX - 1_800_000_000
+    readings = (0, top, 0, top, ENERGY_MJ_MAX)
+    gpu_batch(inp / "landing", "jumps", [json.dumps(gpu_sample(
+        f"{DAY}T0{h}:00:00Z", energy_mj=int(e))) for h, e in enumerate(readings)])
+    warehouse = build(inp, tmp_path)
+    con = duckdb.connect(str(warehouse))
+    try:
+        kwh = con.execute("select energy_kwh from marts.fct_gpu_operation_daily "
+                          "where asset_id = ? and day = ?", [GPU_X, DAY]).fetchone()[0]
+    finally:
+        con.close()
+    assert kwh == Decimal("0.5")
