@@ -12,13 +12,15 @@ Every book holds, placed by the seed:
 * fundings on the first day, on a month end and on 29 February (leap windows), maturities
   inside the window on a month end, on 29 February and on an ordinary day;
 * monthly and weekly invoices, a credit note, a restated version 2, a voided version, the
-  same file delivered twice, a conflicting payload under an existing version, a bad row;
+  same file delivered twice, a conflicting payload under an existing version, bad rows (a
+  status, a service period before the funding);
 * payers that pay on time, late, partly or never; principal repaid before, on and after
   maturity (one each among the deals that mature in the window); a payment from a third
   party; cash moved between reserve addresses; fees paid; cash sent off chain;
 * GPU nodes offline for days, GPUs missing hours, energy counter resets, a batch signed by
   a key that is not registered, a batch delivered again, samples delivered in the next
-  day's folder, timestamps with a non-Z offset, an implausible sample, an unknown GPU;
+  day's folder, timestamps with a non-Z offset, an implausible sample, an unknown GPU, a
+  sample dated after its delivery day;
 * robots with WARNING, CRITICAL and FATAL errors and without errors, counter resets,
   offline days, records delivered twice, an unknown robot;
 * deposits, staking at midnight, sAID transfers (to the excluded pool too), withdrawals,
@@ -72,7 +74,7 @@ FEATURES = (
     "third_party_payment", "reserve_to_reserve", "fees_paid", "cash_off_chain",
     "node_offline_days", "gpu_missing_hours", "energy_counter_reset", "foreign_signature",
     "redelivered_batch", "next_day_folder_samples", "non_z_offset", "implausible_sample",
-    "unknown_gpu", "asset_acquired_after_funding",
+    "unknown_gpu", "sample_dated_after_delivery", "asset_acquired_after_funding",
     "robot_warning", "robot_critical", "robot_fatal", "robot_no_errors",
     "robot_counter_reset", "robot_offline_days", "robot_redelivered", "unknown_robot",
     "deposits", "stake_at_midnight", "said_transfer", "said_to_excluded", "withdraw",
@@ -461,12 +463,16 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
         # plus a row with an impossible status
         last = monthly[-1]
         bad = {**last, "invoice_id": f"INV-{tag}-BAD", "status": "pending"}
+        # and a service period that starts before the funding
+        early = {**last, "invoice_id": f"INV-{tag}-EARLY", "period_start":
+                 (d.funded - timedelta(days=rng.randint(1, 5))).isoformat()}
         deliver(d, date.fromisoformat(last["issue_date"]) + timedelta(days=1), "late-batch",
-                [{**last, "amount_usd": money(Decimal(last["amount_usd"]) + 1)}, bad])
+                [{**last, "amount_usd": money(Decimal(last["amount_usd"]) + 1)}, bad, early])
         f["conflicting_payload"] += 1
-        f["bad_invoice_row"] += 1
+        f["bad_invoice_row"] += 2
         book.rejections[("invoices", "")] += 1
         book.rejections[("invoices", "status")] += 1
+        book.rejections[("invoices", "period_start")] += 1
 
     # ---- chain: deposits, fundings, staking ----------------------------------------
     chain = _Chain()
@@ -633,14 +639,14 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
     hot = (pick(gpus)[0], pick(online), rng.randint(0, 11))
     unknown_day = pick(online)
 
-    def sample(uuid: str, node: str, t: datetime, offset_h: int = 0) -> str:
+    def sample(uuid: str, node: str, t: datetime, offset_h: int = 0, planted: bool = True) -> str:
         util = rng.randint(0, 100)
         power = round(70 + util * 6.2 + rng.random(), 1)
         energy[uuid] += int(power * SAMPLE_INTERVAL_S * 1000)
         if uuid == reset_gpu and t == at(reset_day, reset_hour):
             energy[uuid] = rng.randint(0, 10**6)
         temp = 35 + util // 3
-        if (uuid, t.date(), t.hour) == hot:
+        if planted and (uuid, t.date(), t.hour) == hot:
             temp = 150
         local = t.astimezone(timezone(timedelta(hours=offset_h)))
         ts = local.isoformat() if offset_h else iso_z(t)
@@ -652,6 +658,7 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
             "pci_bus_id": "00000000:18:00.0"}, separators=(",", ":"))
 
     gpu_dir = landing / "gpu_telemetry"
+    future_lines: set[str] = set()
     held_back: dict[str, list[str]] = {}
 
     def write_batch(day: date, node: str, batch_id: str, lines: list[str], key=None) -> bytes:
@@ -662,6 +669,7 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
             key = node_keys[node]
             book.rejections[("gpu_telemetry", "gpu_uuid")] += sum(unknown_uuid in x for x in lines)
             book.rejections[("gpu_telemetry", "temp_c")] += sum('"temp_c":150,' in x for x in lines)
+            book.rejections[("gpu_telemetry", "ts")] += sum(x in future_lines for x in lines)
         path = gpu_dir / day.isoformat() / node / f"{batch_id}.jsonl"
         _write(path, data)
         _write(path.with_name(path.name + ".sig"),
@@ -682,9 +690,14 @@ def generate_book(seed: int, root: Path, first_day: date | None = None,
                     lines_by_hour.setdefault(h, []).append(sample(uuid, node, t, offset_h))
                 if node == "node-a" and day == unknown_day and h == 6:
                     lines_by_hour[h].append(sample(unknown_uuid, node, t))
+                    # dated after its delivery day plus one (in either folder it lands in)
+                    ahead = sample(gpus[0][0], node, t + timedelta(days=3), planted=False)
+                    future_lines.add(ahead)
+                    lines_by_hour[h].append(ahead)
             f["non_z_offset"] += offset_h != 0
             if day == unknown_day and node == "node-a":
                 f["unknown_gpu"] += 1
+                f["sample_dated_after_delivery"] += 1
             if hot[1] == day and any(u == hot[0] and n == node for u, n, _ in gpus):
                 f["implausible_sample"] += 1
             hours = sorted(lines_by_hour)

@@ -23,8 +23,10 @@ from eth_utils import keccak
 from aidnav.replay import MART_EXPORTS, replay
 from tests.generated.book_generator import FEATURES, LEAP_FEATURES, GeneratedBook, generate_book
 
-DEFAULT_SEEDS = (1, 2)
-MORE_SEEDS = tuple(range(3, 15))
+# seed 6 repays part of a revenue-share deal's principal on maturity day and then nothing
+# for days: the maturity-day double count made that deal current again
+DEFAULT_SEEDS = (1, 6)
+MORE_SEEDS = tuple(s for s in range(2, 15) if s not in DEFAULT_SEEDS)
 ZERO_ROOT = "0x" + "00" * 32
 GAIB_WEI = 10**18
 
