@@ -114,3 +114,30 @@ def test_the_sensor_reads_while_a_run_holds_the_warehouse(data_dir, monkeypatch)
         assert isinstance(result, dg.RunRequest), result
     finally:
         release_run_lock(fd)
+
+
+def test_links_pipes_and_oversized_files_are_never_opened_by_the_sensor(data_dir, tmp_path):
+    import os
+    import threading
+
+    gpu = data_dir / "landing" / "gpu_telemetry" / "2026-03-02" / "node-x"
+    gpu.mkdir(parents=True)
+    os.symlink("/etc/passwd", gpu / "passwd.jsonl")
+    os.mkfifo(gpu / "pipe.jsonl")  # opening it for reading would block forever
+    with open(gpu / "huge.jsonl", "wb") as fh:
+        fh.truncate(200 << 20)
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(evaluate(data_dir)), daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert outcome, "the sensor blocked on a landing file"
+    result, _ = outcome[0]
+    # still a late delivery for 2026-03-02: ingestion will quarantine the three files
+    assert result.tags["dagster/asset_partition_range_start"] == "2026-03-02"
+
+
+def test_an_invoice_dated_in_year_one_reruns_from_the_first_computed_day(data_dir):
+    deliver(data_dir, "invoices/P-NEO2/2026-03-04/ancient.csv", HEADER +
+            "X-1,1,P-NEO2,D-GPU-RS,C-9,0001-01-01,,0001-01-01,0001-01-31,10,100,issued,\n")
+    result, _ = evaluate(data_dir)
+    assert result.tags["dagster/asset_partition_range_start"] == "2026-01-25"  # inception

@@ -1,0 +1,135 @@
+"""Late data: which delivered files the file ledger has not seen, the first day each can
+change, and the re-run of computed days they call for.
+
+A file is listed through the landing package as ingestion lists it (local path or fsspec
+URL), and read only when ingestion would read it: a link, a special file, a file outside
+the landing root or over its source's size limit is never opened (it is counted by its
+refusal marker, the same one ingestion records). The first day a file can change is its
+telemetry folder's date; for an invoice file, its delivery date or the earliest period,
+issue or paid date in it. The plan's key hashes the new files' paths and contents, so the
+same delivery never asks twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path, PurePosixPath
+
+import duckdb
+
+from ingestion.bounds import FILE_MAX_BYTES
+from ingestion.landing import FileRefused, Landing
+
+# source folder -> index of the delivery-date folder among the two below it
+LANDING_SOURCES: dict[str, int] = {"invoices": 1, "gpu_telemetry": 0, "robot_telemetry": 0}
+INVOICE_DATE_FIELDS = ("period_start", "issue_date", "paid_date")
+
+
+@dataclass(frozen=True)
+class LateFile:
+    rel: str          # path relative to the landing root
+    sha256: str
+    first_day: date   # the first day whose figures it can change
+
+
+@dataclass(frozen=True)
+class LateDataPlan:
+    files: tuple[LateFile, ...]
+    start: date
+    end: date
+    run_key: str
+
+
+def _parse_date(text: object) -> date | None:
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+def _invoice_first_day(data: bytes, delivery: date, rel: str) -> date:
+    """The earliest period/issue/paid date of an invoice file (or its delivery date)."""
+    days = [delivery]
+    text = data.decode("utf-8", errors="replace")
+    if rel.endswith(".jsonl"):
+        records = []
+        for line in text.splitlines():
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the loader quarantines it; it cannot move an earlier day
+            if isinstance(obj, dict):
+                records.append(obj)
+    else:
+        records = list(csv.DictReader(io.StringIO(text)))
+    for rec in records:
+        for field in INVOICE_DATE_FIELDS:
+            d = _parse_date(rec.get(field) or "")
+            if d is not None:
+                days.append(d)
+    return min(days)
+
+
+def ledger_files(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Relative paths already in the file ledger, whatever the source."""
+    return {r[0] for r in con.execute("select file from raw.ingested_files").fetchall()}
+
+
+def computed_days(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """The first and the latest day of `marts.fct_nav_daily` (None, None before any)."""
+    try:
+        return con.execute("select min(day), max(day) from marts.fct_nav_daily").fetchone()
+    except duckdb.CatalogException:
+        return None, None
+
+
+def new_landing_files(landing_dir: str | Path, known: set[str]) -> list[LateFile]:
+    """Delivery files under `landing_dir` that are not in `known` (signature files and
+    temporary names excluded), with the first day each can change."""
+    landing = Landing(landing_dir)
+    out: list[LateFile] = []
+    for source, date_index in LANDING_SOURCES.items():
+        for f in landing.list(source, folder_depth=2, dates=None, date_index=date_index):
+            name = PurePosixPath(f.rel).name
+            if name.startswith(".") or name.endswith((".sig", ".tmp", ".partial")):
+                continue
+            if f.rel in known:
+                continue
+            folder_day = _parse_date(f.parts[1 + date_index])
+            if folder_day is None:
+                continue
+            refusal = landing.refusal(f, FILE_MAX_BYTES[source])
+            if refusal is None:
+                try:
+                    data = landing.read_bytes(f, FILE_MAX_BYTES[source])
+                except FileRefused as e:
+                    refusal = e.refusal
+            if refusal is not None:  # never opened: ingestion will quarantine it
+                out.append(LateFile(f.rel, refusal.marker, folder_day))
+                continue
+            first = (_invoice_first_day(data, folder_day, f.rel) if source == "invoices"
+                     else folder_day)
+            out.append(LateFile(f.rel, hashlib.sha256(data).hexdigest(), first))
+    return sorted(out, key=lambda f: f.rel)
+
+
+def plan_late_data(landing_dir: str | Path,
+                   con: duckdb.DuckDBPyConnection) -> LateDataPlan | None:
+    """The re-run that the late deliveries call for, or None when there is none. It never
+    starts before the first computed day: an invoice dated in year 1 asks for the books
+    from their start, not for days the books never had."""
+    first, latest = computed_days(con)
+    if latest is None:
+        return None
+    late = [f for f in new_landing_files(landing_dir, ledger_files(con)) if f.first_day <= latest]
+    if not late:
+        return None
+    digest = hashlib.sha256(
+        "\n".join(f"{f.rel}\t{f.sha256}" for f in late).encode()).hexdigest()
+    start = max(min(f.first_day for f in late), first)
+    return LateDataPlan(tuple(late), start, latest, f"late-data-{digest[:32]}")
