@@ -1,8 +1,8 @@
-"""One call that ingests every landing source of a data directory."""
+"""Ingesting the landing sources of a data directory, one source or all of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
@@ -21,28 +21,37 @@ def _landing_root(data_dir: str | Path) -> str:
     return root if root.endswith("/landing") or root == "landing" else root + "/landing"
 
 
-def ingest_landing(con: duckdb.DuckDBPyConnection, data_dir: str | Path, registry: Registry,
-                   dates: Iterable[date] | None = None,
-                   quarantine_dir: str | Path | None = None) -> dict[str, IngestStats]:
-    """Ingest invoices, GPU telemetry and robot telemetry from `<data_dir>/landing` (a
-    data directory, or the landing folder itself). `dates` limits the delivery folders.
-    With `quarantine_dir` (e.g. `<data_dir>/quarantine`), the records quarantined from
-    newly read files are also written, for people, as JSON Lines under
-    `<quarantine_dir>/<source>/<file>.jsonl` (raw.quarantine is the reference)."""
-    landing = _landing_root(data_dir)
-    wanted = None if dates is None else list(dates)
-    before = {r[0] for r in con.execute("select file from raw.ingested_files").fetchall()}
-    stats = {
-        "invoices": ingest_invoices(con, landing, registry, wanted),
-        "gpu_telemetry": ingest_gpu_telemetry(con, landing, registry, wanted),
-        "robot_telemetry": ingest_robot_telemetry(con, landing, registry, wanted),
-    }
-    new = con.execute("select source, file from raw.ingested_files where rows_quarantined > 0"
-                      ).fetchall()
-    if quarantine_dir is None:
-        return stats
-    for source in stats:
-        files = [f for s, f in new if s == source and f not in before]
+# the landing sources, in the order a day loads them, and the loader of each
+LOADERS: dict[str, Callable[..., IngestStats]] = {
+    "invoices": ingest_invoices,
+    "gpu_telemetry": ingest_gpu_telemetry,
+    "robot_telemetry": ingest_robot_telemetry,
+}
+
+
+def ingest_source(con: duckdb.DuckDBPyConnection, source: str, data_dir: str | Path,
+                  registry: Registry, dates: Iterable[date] | None = None,
+                  quarantine_dir: str | Path | None = None) -> IngestStats:
+    """Ingest one landing source of `<data_dir>/landing` (or of the landing folder itself).
+    With `quarantine_dir` (e.g. `<data_dir>/quarantine`), the records quarantined from the
+    files this call read are also written, for people, as JSON Lines under
+    `<quarantine_dir>/<source>/.../<file>.jsonl` (raw.quarantine is the reference)."""
+    ledgered = "select file from raw.ingested_files where source = ?"
+    before = {r[0] for r in con.execute(ledgered, [source]).fetchall()}
+    stats = LOADERS[source](con, _landing_root(data_dir), registry,
+                            None if dates is None else list(dates))
+    if quarantine_dir is not None:
+        files = [f for (f,) in con.execute(ledgered + " and rows_quarantined > 0",
+                                           [source]).fetchall() if f not in before]
         if files:
             write_quarantine_files(con, source, files, quarantine_dir)
     return stats
+
+
+def ingest_landing(con: duckdb.DuckDBPyConnection, data_dir: str | Path, registry: Registry,
+                   dates: Iterable[date] | None = None,
+                   quarantine_dir: str | Path | None = None) -> dict[str, IngestStats]:
+    """Ingest every landing source (`ingest_source`), invoices first."""
+    wanted = None if dates is None else list(dates)
+    return {source: ingest_source(con, source, data_dir, registry, wanted, quarantine_dir)
+            for source in LOADERS}

@@ -58,29 +58,30 @@ def registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         )
 
 
-def _landing_asset(key: str, loader_path: str, description: str):
-    module_name, func_name = loader_path.rsplit(".", 1)
+def _landing_asset(key: str, source: str, description: str):
+    """The asset `raw/<key>`: the landing source `source` through `ingest_source`, its
+    rejected records also written under `<data>/quarantine/` for people to read."""
 
     @dg.asset(
         key=["raw", key],
         deps=[dg.AssetKey(["raw", t]) for t in REGISTRY_TABLES],
         partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="ingestion",
         retry_policy=INGEST_RETRY,
         description=description,
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        import importlib
-
+        from ingestion.load import ingest_source
         from ingestion.registry import load_registry
 
-        loader = getattr(importlib.import_module(module_name), func_name)
+        settings = warehouse.settings()
         with retried_only_when_transient(context, INGEST_RETRY, data_dir=warehouse.data_dir):
             con = warehouse.connect()
             try:
-                reg = load_registry(con, warehouse.settings().registry_dir)
-                stats = loader(con, warehouse.settings().landing_dir, reg)
+                reg = load_registry(con, settings.registry_dir)
+                stats = ingest_source(con, source, settings.data_dir, reg,
+                                      quarantine_dir=settings.quarantine_dir)
             finally:
                 con.close()
         return dg.MaterializeResult(metadata=_stats_metadata(stats))
@@ -90,15 +91,15 @@ def _landing_asset(key: str, loader_path: str, description: str):
 
 
 raw_invoices = _landing_asset(
-    "invoices", "ingestion.invoices.reader.ingest_invoices",
+    "invoices", "invoices",
     "Provider invoices from landing/invoices; bad rows to raw.quarantine.",
 )
 raw_gpu_samples = _landing_asset(
-    "gpu_samples", "ingestion.nvml.ingest.ingest_gpu_telemetry",
+    "gpu_samples", "gpu_telemetry",
     "Signed NVML telemetry batches, verified; forged or implausible samples quarantined.",
 )
 raw_robot_records = _landing_asset(
-    "robot_records", "ingestion.robots.reader.ingest_robot_telemetry",
+    "robot_records", "robot_telemetry",
     "Robot state records from landing/robot_telemetry.",
 )
 
