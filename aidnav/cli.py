@@ -14,6 +14,16 @@ from pathlib import Path
 from aidnav.config import REPO_ROOT, Settings, load_settings
 
 
+# the instance file the command line writes where DAGSTER_HOME has none
+DAGSTER_INSTANCE_YAML = """\
+# written by aidnav; storage stays under this folder (Dagster's defaults)
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+"""
+
+
 def _parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -33,8 +43,11 @@ def _prepare_env(settings: Settings) -> None:
     os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster"))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    # Dagster's defaults (storage under DAGSTER_HOME), without its "no dagster.yaml" warning
-    (home / "dagster.yaml").touch()
+    # Dagster's defaults (storage under DAGSTER_HOME), without its "no dagster.yaml" warning,
+    # its telemetry or its newsletter dialog; an operator's own instance file is kept
+    instance_file = home / "dagster.yaml"
+    if not instance_file.exists():
+        instance_file.write_text(DAGSTER_INSTANCE_YAML)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -100,6 +113,7 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.launch import execute_from_location
     from orchestration.run_outcome import read_outcome, warnings_console_logger
 
     job = defs.resolve_job_def("daily_nav")
@@ -120,8 +134,8 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
         enabled = sys.stderr.isatty() if progress is None else progress
         run_id = str(uuid.uuid4())  # known before the run starts, for the progress bar
         with StepProgress(instance, run_id, len(job.graph.nodes), label, enabled):
-            result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                            run_config=quiet, run_id=run_id, **target)
+            result = execute_from_location(job, instance, run_config=quiet, run_id=run_id,
+                                           **target)
     report = read_outcome(result, rpc_url=settings.rpc_url, data_dir=settings.data_dir)
     outcome = {
         "days": days, "success": result.success, "run_id": result.run_id,

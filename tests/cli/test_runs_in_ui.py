@@ -1,0 +1,102 @@
+"""A run started by `aidnav run` is one the UI lists: asked through the UI's own GraphQL
+queries over workspace.yaml's code location, the `daily_nav` job's Runs tab (runs of the
+job tagged with the location's repository) and the Overview timeline (runs grouped by
+their repository origin) both hold it, with its days as tags.
+
+The run fails on its chain step (no node answers), which the UI lists like any other."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from onchain.testing import free_port
+
+AIDNAV = str(Path(sys.executable).parent / "aidnav")
+REPO = Path(__file__).resolve().parents[2]
+END_DAY = date(2026, 11, 20)
+DAYS = 2
+# workspace.yaml loads the module orchestration.definitions: Dagster names the location
+# after the module and the one repository of a Definitions object "__repository__"
+LOCATION = "orchestration.definitions"
+REPOSITORY_LABEL = f"__repository__@{LOCATION}"
+
+JOB_RUNS_QUERY = """
+query JobRuns($filter: RunsFilter!) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs {
+      results {
+        runId
+        pipelineName
+        tags { key value }
+        repositoryOrigin { repositoryName repositoryLocationName }
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def ran_range(tmp_path_factory: pytest.TempPathFactory):
+    from aidnav.demo import generate_offchain
+
+    data = tmp_path_factory.mktemp("ui") / "data"
+    generate_offchain(data, END_DAY, days=DAYS, progress=False, scale=0.05)
+    env = {**os.environ, "AIDNAV_DATA_DIR": str(data),
+           "AIDNAV_RPC_URL": f"http://127.0.0.1:{free_port()}"}
+    for name in ("DAGSTER_HOME", "AIDNAV_WAREHOUSE"):  # both follow the data directory
+        env.pop(name, None)
+    first = END_DAY - timedelta(days=DAYS - 1)
+    done = subprocess.run([AIDNAV, "run", "--start", first.isoformat(),
+                           "--end", END_DAY.isoformat()],
+                          env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    return data / "dagster", first
+
+
+def _ui_runs(dagster_home: Path, run_filter: dict) -> list[dict]:
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home)))
+    cwd = os.getcwd()
+    os.chdir(REPO)  # the location's working directory is workspace.yaml's "."
+    try:
+        with define_out_of_process_context(str(REPO / "workspace.yaml"), None,
+                                           instance) as context:
+            result = execute_dagster_graphql(context, JOB_RUNS_QUERY, {"filter": run_filter})
+    finally:
+        os.chdir(cwd)
+        instance.dispose()
+    assert not result.errors, result.errors
+    runs = result.data["runsOrError"]
+    assert runs["__typename"] == "Runs", runs
+    return runs["results"]
+
+
+def test_the_job_runs_tab_lists_the_cli_run_with_its_days(ran_range):
+    dagster_home, first = ran_range
+    # the filter the job's Runs tab sends: the job, and the location's repository tag
+    runs = _ui_runs(dagster_home, {"pipelineName": "daily_nav", "tags": [
+        {"key": ".dagster/repository", "value": REPOSITORY_LABEL}]})
+    assert len(runs) == 1
+    tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
+    assert tags["dagster/asset_partition_range_start"] == first.isoformat()
+    assert tags["dagster/asset_partition_range_end"] == END_DAY.isoformat()
+
+
+def test_the_timeline_places_the_cli_run_in_its_location(ran_range):
+    dagster_home, _ = ran_range
+    # the Overview timeline asks for every run and files each under its repository origin
+    runs = _ui_runs(dagster_home, {})
+    assert [r["repositoryOrigin"] for r in runs] == [
+        {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}]
+    assert runs[0]["pipelineName"] == "daily_nav"
