@@ -379,6 +379,7 @@ def parse_registry(registry_dir: str | Path) -> Registry:
     _unique(rows, lambda r: r.text("asset_id"), "asset_id")
     assets = []
     node_owner: dict[str, tuple[str, int]] = {}
+    fleet_key: dict[str, tuple[str | None, int]] = {}
     for r in rows:
         deal_id = r.text("deal_id")
         if deal_id not in deals_by_id:
@@ -403,6 +404,17 @@ def parse_registry(registry_dir: str | Path) -> Registry:
             if prev[0] != a.node_address:
                 raise r.fail("node_address", f"the node_address of node {a.node_id} on line "
                              f"{prev[1]} ({prev[0]})", a.node_address)
+        if not gpu:
+            # a robot's node_address is its fleet's key: the fleet (node_id) signs its files
+            # with it, so every robot of a fleet has the same one, or none has any
+            if a.node_address and not a.node_id:
+                raise r.fail("node_id", "the fleet whose files node_address signs", "")
+            if a.node_id:
+                prev_fleet = fleet_key.setdefault(a.node_id, (a.node_address, r.line))
+                if prev_fleet[0] != a.node_address:
+                    raise r.fail("node_address", f"the node_address of fleet {a.node_id} on "
+                                 f"line {prev_fleet[1]} ({prev_fleet[0] or 'empty'})",
+                                 a.node_address or "")
         assets.append(a)
 
     rows = _read_csv(fs, root, "price_index.csv", ("model", "as_of", "market_index"))

@@ -188,6 +188,9 @@ FLAG_CHECKS = [
     _flag_check(dg.AssetKey(["marts", "fct_gpu_operation_daily"]), "invoiced_hours_above_uptime",
                 "invoiced_hours_above_uptime",
                 "Invoiced GPU hours above the hours telemetry saw the GPUs up (warning)."),
+    _flag_check(dg.AssetKey(["raw", "robot_records"]), "unsigned_robot_deliveries",
+                "unsigned_robot_deliveries",
+                "Robot fleets delivering unsigned files: no node_address registered (warning)."),
 ]
 
 

@@ -67,3 +67,19 @@ def invoiced_hours_above_uptime(con: duckdb.DuckDBPyConnection, start: date, end
           and i.period_end <= (select max(day) from marts.fct_gpu_operation_daily)
           and i.usage_hours > up.uptime_hours * 1.0001
         order by i.invoice_id""", [start, end])
+
+
+def unsigned_robot_deliveries(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[dict[str, Any]]:
+    """Fleets whose records of the window (UTC days of `ts`) were accepted unsigned: their
+    fleet has no registered node_address, so nothing proves who wrote the files (a signed
+    fleet's files are verified at ingestion, `ingestion/robots/reader.py`). One row per
+    fleet: files and records loaded, the days they cover."""
+    return _rows(con, """
+        select r.fleet_id, count(distinct r.source_file) as files, count(*) as records,
+               min(cast(timezone('UTC', r.ts) as date)) as first_day,
+               max(cast(timezone('UTC', r.ts) as date)) as last_day
+        from raw.robot_records r
+        where cast(timezone('UTC', r.ts) as date) between ? and ?
+          and not exists (select 1 from raw.assets a where a.asset_type = 'robot'
+                           and a.node_id = r.fleet_id and a.node_address is not null)
+        group by r.fleet_id order by r.fleet_id""", [start, end])

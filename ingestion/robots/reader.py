@@ -7,6 +7,14 @@ lifetime counters are numbers within their bounds (`ingestion.bounds`; `mode` do
 matter). Parsing and validation run as one DuckDB pass over all new files; `errors` is
 kept as JSON text. A file that is not a regular file inside the landing zone, or is over
 its size limit, is refused unread: one quarantine row and a ledger entry.
+
+Signed fleets: a fleet whose robots have a registered node_address must sign each file,
+`<file>.jsonl.sig` beside it, in the scheme of GPU batches (`ingestion.nvml.signature`). A
+file whose signature fails is quarantined whole, one row per line (line 0 when it has
+none); a file without its `.sig` likewise, but it stays out of the ledger and is read
+again when the `.sig` arrives. A robot of a signed fleet is accepted only in a file signed
+by its fleet's key. A fleet without a registered node_address delivers unsigned files,
+accepted and flagged (`quality.flags.unsigned_robot_deliveries`).
 """
 
 from __future__ import annotations
@@ -20,12 +28,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.bounds import (FILE_MAX_BYTES, LINE_MAX_BYTES, ROBOT_COUNTERS, bound_text,
-                              sql_number)
+from ingestion.bounds import (FILE_MAX_BYTES, LINE_MAX_BYTES, ROBOT_COUNTERS, SIG_MAX_BYTES,
+                              bound_text, sql_number)
 from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
-from ingestion.landing import (FileRefused, Landing, Refusal, drop_long_lines, ledger,
-                               quarantine, record_files, refuse_files, sha256_hex)
+from ingestion.landing import (FileRefused, Landing, LandingFile, Refusal, Rejection,
+                               drop_long_lines, ledger, quarantine, record_files, refuse_files,
+                               sha256_hex)
 from ingestion.nvml.ingest import ts_limit
+from ingestion.nvml.signature import verify_batch
 from ingestion.registry import Registry
 from ingestion.sql_checks import RECORD_SQL, Check, code_sql, field_sql, reason_sql
 from ingestion.stats import IngestStats
@@ -49,11 +59,17 @@ def _checks() -> list[Check]:
         Check("f.changed", "''",
               "'file changed after it was ingested: expected immutable landing files'"),
         Check("f.folder_reason is not null", "''", "f.folder_reason"),
+        Check("f.sig_reason is not null", "''", "f.sig_reason"),
         Check("j.robot_id is null or json_type(j.robot_id) <> 'VARCHAR'", "'robot_id'",
               "'robot_id ' || coalesce(j.robot_id::varchar, 'missing') || ': expected a string'"),
         Check("a.asset_id is null", "'robot_id'",
               "'unknown asset ' || (j.robot_id->>'$') || ': expected a robot registered in "
               "assets.csv'"),
+        Check("a.node_address is not null and a.node_address <> coalesce(f.signer, '')",
+              "'robot_id'",
+              "'robot ' || a.asset_id || ' is registered to fleet ' || a.node_id || "
+              "' (node_address ' || a.node_address || '): expected it in a file signed by that "
+              "key, not ' || coalesce('by ' || f.signer, 'unsigned')"),
         Check(f"j.ts is null or json_type(j.ts) <> 'VARCHAR' or not regexp_full_match("
               f"j.ts->>'$', '{TS_WITH_OFFSET}') or try_cast(j.ts->>'$' as timestamptz) is null",
               "'ts'", "'ts ' || coalesce(j.ts::varchar, 'missing') || "
@@ -95,10 +111,14 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
     now = now or datetime.now(timezone.utc)
     max_bytes = FILE_MAX_BYTES[SOURCE] if max_file_bytes is None else max_file_bytes
     landing = Landing(landing_dir)
-    files = [f for f in landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
-             if f.rel.endswith(".jsonl")]
+    listed = landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
+    files = [f for f in listed if f.rel.endswith(".jsonl")]
+    all_paths = {f.path for f in listed}
+    fleet_keys = {a.node_id: a.node_address for a in registry.assets
+                  if a.asset_type == "robot" and a.node_id and a.node_address}
     seen = ledger(con, SOURCE)
-    rels, contents, shas, fleets = [], [], [], []
+    rels, contents, shas, fleets, signers, sig_reasons = [], [], [], [], [], []
+    unsigned: set[str] = set()  # files of a signed fleet waiting for their .sig
     skipped = 0
     changed = []
     refused: list[tuple[str, Refusal]] = []
@@ -121,10 +141,18 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
             continue
         if f.rel in seen:
             changed.append(f.rel)
+        fleet = f.parts[2]
+        signer, sig_reason = None, None
+        if fleet in fleet_keys:
+            signer, sig_reason = _verify(landing, f, all_paths, data, fleet_keys[fleet], fleet)
+            if sig_reason == MISSING_SIGNATURE:
+                unsigned.add(f.rel)
         rels.append(f.rel)
         contents.append(data)
         shas.append(sha)
-        fleets.append(f.parts[2])
+        fleets.append(fleet)
+        signers.append(signer)
+        sig_reasons.append(sig_reason)
     if refused:
         con.execute("begin transaction")
         try:
@@ -141,11 +169,16 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
     for i, rel in enumerate(rels):
         contents[i], bad = drop_long_lines(contents[i], rel, LINE_MAX_BYTES[SOURCE])
         too_long += bad
+    # a file rejected whole that has no line to quarantine still leaves one row
+    too_long += [Rejection(rel, 0, "", reason, "") for rel, reason, data
+                 in zip(rels, sig_reasons, contents) if reason is not None and not data.strip()]
     limits = [ts_limit(rel.split("/")[1], now) for rel in rels]
     meta = pa.table({"file_idx": pa.array(range(len(rels)), type=pa.int32()),
                      "rel": pa.array(rels, type=pa.string()),
                      "fleet_id": pa.array(fleets, type=pa.string()),
                      "changed": pa.array([r in changed for r in rels], type=pa.bool_()),
+                     "signer": pa.array(signers, type=pa.string()),
+                     "sig_reason": pa.array(sig_reasons, type=pa.string()),
                      "folder_reason": pa.array(
                          [None if lim else f"delivery folder {rel.split('/')[1]!r}: expected "
                           f"{SOURCE}/<YYYY-MM-DD>/<fleet_id>/" for rel, lim in zip(rels, limits)],
@@ -154,13 +187,21 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
                                           type=pa.timestamp("us", tz="UTC")),
                      "ts_rule": pa.array([lim[1] if lim else "" for lim in limits],
                                          type=pa.string())})
-    robots = pa.table({"asset_id": pa.array([a.asset_id for a in registry.assets
-                                             if a.asset_type == "robot"], type=pa.string())})
+    robot_assets = [a for a in registry.assets if a.asset_type == "robot"]
+    robots = pa.table({"asset_id": pa.array([a.asset_id for a in robot_assets], type=pa.string()),
+                       "node_id": pa.array([a.node_id for a in robot_assets], type=pa.string()),
+                       "node_address": pa.array([a.node_address for a in robot_assets],
+                                                type=pa.string())})
     con.register("_rob_files", meta)
     con.register("_rob_assets", robots)
     bad_utf8 = register_lines(con, "_rob_lines", contents, rels) + too_long
     try:
         con.execute("begin transaction")
+        # a file read again (it waited for its .sig) replaces what it left in the quarantine
+        fresh = [r for r in rels if r not in seen]
+        if fresh:
+            con.execute("delete from raw.quarantine where source = ? and file in "
+                        "(select unnest(?))", [SOURCE, fresh]).fetchall()
         con.execute(f"""
             create or replace temp table _rob_checked as
             select p.file_idx, p.line, j, {code_sql(_CHECKS)} as q,
@@ -193,7 +234,7 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
         record_files(con, SOURCE, [
             (rel, sha, counts.get(rel, (0, 0))[0],
              counts.get(rel, (0, 0))[1] + sum(1 for r in bad_utf8 if r.file == rel))
-            for rel, sha in zip(rels, shas)])
+            for rel, sha in zip(rels, shas) if rel not in unsigned])
         con.execute("drop table _rob_checked")
         con.execute("commit")
     except Exception:
@@ -205,3 +246,27 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
         con.unregister("_rob_assets")
     return IngestStats(SOURCE, len(rels) + len(refused), skipped, int(loaded),
                        int(quarantined) + len(refused), time.perf_counter() - t0)
+
+
+MISSING_SIGNATURE = ("file has no .sig file: expected <file>.jsonl.sig, its fleet has a "
+                     "registered node_address")
+
+
+def _verify(landing: Landing, f: LandingFile, all_paths: set[str], data: bytes,
+            expected_signer: str, fleet: str) -> tuple[str | None, str | None]:
+    """(signer, reason) of a signed fleet's file: the recovered signer when the signature
+    checks, else the reason the whole file is rejected. The .sig is read only when it is a
+    small regular file inside the landing zone."""
+    sig_path = f.path + ".sig"
+    if sig_path not in all_paths:
+        return None, MISSING_SIGNATURE
+    refusal = landing.refusal(sig_path, SIG_MAX_BYTES)
+    if refusal is None:
+        try:
+            verdict = verify_batch(data, landing.read_bytes(sig_path, SIG_MAX_BYTES),
+                                   expected_signer, f"fleet {fleet}")
+        except FileRefused as e:
+            refusal = e.refusal
+        else:
+            return (verdict.signer, None) if verdict.reason is None else (None, verdict.reason)
+    return None, f".sig file refused: {refusal.reason}"
