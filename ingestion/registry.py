@@ -323,6 +323,34 @@ def _unique(rows: list[_Row], key: Callable[[_Row], object], field_name: str) ->
         seen[k] = r.line
 
 
+def registry_inception(registry_dir: str | Path) -> date | None:
+    """The book's first day without parsing the whole registry: params.csv's
+    inception_date, else the earliest funded_date of deals.csv (as parse_registry
+    defaults it); None when neither can be read (parse_registry then says why)."""
+    fs, root = fsspec.core.url_to_fs(str(registry_dir))
+    root = root.rstrip("/")
+
+    def rows(name: str) -> list[dict[str, str]]:
+        try:
+            text = fs.cat_file(f"{root}/{name}").decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            return []
+        return [{(k or "").strip(): (v or "").strip() for k, v in row.items()}
+                for row in csv.DictReader(io.StringIO(text, newline=""))]
+
+    def day(text: str | None) -> date | None:
+        try:
+            return date.fromisoformat(text or "")
+        except ValueError:
+            return None
+
+    for row in rows("params.csv"):
+        if row.get("name") == "inception_date":
+            return day(row.get("value"))
+    funded = [d for d in (day(row.get("funded_date")) for row in rows("deals.csv")) if d]
+    return min(funded, default=None)
+
+
 def parse_registry(registry_dir: str | Path) -> Registry:
     """Read and validate the seven registry CSV files; raise RegistryError on the first error."""
     fs, root = fsspec.core.url_to_fs(str(registry_dir))

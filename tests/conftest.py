@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.fixture_paths import WORKED_EXAMPLE, WORKED_EXAMPLE_EXPECTED, WORKED_EXAMPLE_INPUT
+
+# The Dagster definitions load once per test process, whatever book each test writes: their
+# partitions start on a fixed day, not at the inception of whatever registry lies in the
+# data directory (`make test` exports the repository's own)
+os.environ.setdefault("AIDNAV_PARTITIONS_START", "2025-01-01")
 
 
 @pytest.fixture(scope="session")
