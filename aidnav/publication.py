@@ -631,7 +631,8 @@ def publish_days_to_targets(
     """Publish `days` to every target (`onchain.targets.ChainTarget`), each through the same
     path: pre-flight against that chain, post, one publication row per chain.
 
-    A chain that cannot be reached (or is on another chain id) misses the day: its rows
+    A chain that cannot be reached (or is on another chain id, or has no contracts in
+    `registry/addresses.csv`) misses the day: its rows
     stay `pending`, the other chains still post, and the next run posts that chain's
     pending days first, in day order. A day no chain could take raises the first error.
     """
@@ -650,6 +651,11 @@ def publish_days_to_targets(
             if node != target.chain_id:
                 down[target.chain_id] = (f"node at {target.rpc_url} is on chain {node}, "
                                          f"configured {target.chain_id}")
+            else:
+                for role in ("nav_oracle", "rewards_distributor"):
+                    contract_address(con, target.chain_id, role)
+        except PublishBlocked as exc:  # no contracts recorded for that chain
+            down[target.chain_id] = str(exc)
         except TRANSIENT_ERRORS as exc:
             down[target.chain_id] = (f"RPC node {target.rpc_url} unreachable "
                                      f"({type(exc).__name__})")

@@ -144,3 +144,22 @@ def test_the_next_day_is_posted(story):
     book, *_ = story
     assert book.latest_day() == D4
     assert _nav_of(book, D4)[3] == _sha(book.data / "reports" / "nav" / f"{D4}.json")
+
+
+def test_restatements_reach_the_parquet_exports_and_the_daily_report(story):
+    book, posted, *_ = story
+    parquet = book.data / "exports" / "restatements" / f"date={D1}" / "part-0.parquet"
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"select figure, posted_value, restated_value, difference, typeof(difference) "
+            f"from read_parquet('{parquet}') order by figure").fetchall()
+    finally:
+        con.close()
+    assert [r[0] for r in rows] == ["nav_usd", "share_price"]
+    nav = rows[0]
+    assert nav[1] == Decimal(posted[D1][1]) / WEI and nav[3] == nav[2] - nav[1]
+    assert nav[4] == "DECIMAL(38,18)"
+    page = (book.data / "reports" / "html" / f"{D1}.html").read_text()
+    restated = page.split("Restatements (not posted)", 1)[1]
+    assert str(nav[1]) in restated and str(nav[2]) in restated
