@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from aidnav.charts import Series, bar_chart, line_chart, script_tags, vendor_scripts
+from quality.flags import unsigned_robot_deliveries
 
 WEI = Decimal(10) ** 18
 
@@ -101,9 +102,11 @@ def day_data(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
             "book_stressed_nav_usd, book_stressed_backing_ratio "
             "from marts.fct_deal_stress_daily where day = ? order by deal_id, shock_pct",
             [day]).fetchall()
+    unsigned = unsigned_robot_deliveries(con, day, day)
     return {"day": day, "nav_hist": nav_hist, "today": today, "deals": deals, "gpu": gpu,
             "fleet_hist": fleet_hist, "robots": robots, "rewards": rewards,
-            "publications": pubs, "restatements": restated, "stress": stress}
+            "publications": pubs, "restatements": restated, "stress": stress,
+            "unsigned_robots": unsigned}
 
 
 # ------------------------------------------------------------------------ pages
@@ -237,6 +240,9 @@ def render_day(data: dict[str, Any], prev_day: date | None, next_day: date | Non
         "</tr>" for s in shocks for r in [next(x for x in stress if x[1] == s)])
     shock_heads = "".join(f"<th>at -{Decimal(s) * 100:.0f} %</th>" for s in shocks)
     rewards_today = next((r for r in data["rewards"] if r[0] == day), None)
+    unsigned = ", ".join(
+        f"{html.escape(u['fleet_id'])} ({u['records']} records in {u['files']} "
+        f"file{'' if u['files'] == 1 else 's'})" for u in data.get("unsigned_robots", ()))
     nav_links = " | ".join(
         x for x in (f"<a href='{prev_day}.html'>&larr; {prev_day}</a>" if prev_day else "",
                     "<a href='index.html'>all days</a>",
@@ -262,6 +268,7 @@ markdown (fees accrued unchanged).</p>
 <h2>GPU fleet by provider</h2>
 <table><tr><th>provider</th><th>GPUs</th><th>uptime</th><th>utilisation</th><th>coverage</th>
 </tr>{gpu_rows}</table>
+{f'<h2>Unsigned robot deliveries</h2><p>Fleets with no registered key (node_address): their files were accepted without a signature. {unsigned}</p>' if unsigned else ''}
 <h2>Rewards</h2><p>{'-' if rewards_today is None else
  f"{Decimal(rewards_today[1]) / WEI:,.6f} GAIB to {rewards_today[2]} stakers"}</p>
 <h2>Publications</h2>
