@@ -131,7 +131,7 @@ class Asset:
     purchase_price_usd: Decimal
     acquired_date: date
     node_id: str
-    node_address: str  # lower-case hex, empty for robots
+    node_address: str  # lower-case hex: the node's key, for a robot its fleet's key
     site: str
     serial: str = ""
     pci_bus_id: str = ""
@@ -206,6 +206,11 @@ class DemoBook:
         return rows[-1] if rows else Decimal(1)
 
 
+def fleet_key_name(fleet: str) -> str:
+    """The name of the TEST key that signs a robot fleet's files (`aidnav.demo.keys`)."""
+    return f"fleet:{fleet}"
+
+
 def book_value(price: Decimal, acquired: date, day: date) -> Decimal:
     age = (day - acquired).days
     return price * max(RESIDUAL_PCT, 1 - (1 - RESIDUAL_PCT) * Decimal(age) / USEFUL_LIFE_DAYS)
@@ -275,7 +280,9 @@ def build_portfolio(end_day: date, days: int, seed: int, sample_interval_s: int,
             for i in range(count):
                 fleet = "fleet-kl-01" if i < (count + 1) // 2 else "fleet-kl-02"
                 deal_assets.append(Asset(f"PM-CR-{1001 + i:06d}", spec.deal_id, "robot", spec.model,
-                                         price, acquired, fleet, "", ROBOT_SITES[i % len(ROBOT_SITES)]))
+                                         price, acquired, fleet,
+                                         derive_test_key(fleet_key_name(fleet)).address.lower(),
+                                         ROBOT_SITES[i % len(ROBOT_SITES)]))
         else:
             for n in range(count):
                 node_id = f"node-{cc}{spec.deal_id[-1]}-{n + 1:02d}"

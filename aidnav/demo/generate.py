@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from aidnav.demo.book import DEFAULT_CHAIN_ID, DemoBook, build_portfolio
+from aidnav.demo.book import DEFAULT_CHAIN_ID, DemoBook, build_portfolio, fleet_key_name
 from aidnav.demo.files import write_if_changed
 from aidnav.demo.gpu_telemetry import render_batch, sign_batch, simulate_gpus
 from aidnav.demo.invoices import build_invoices, render_invoice_files
@@ -69,6 +69,9 @@ def generate_offchain(data_dir: Path, end_day: date, days: int = 30, seed: int =
     for fleet, by_day in book.robot_sim.files.items():
         for d, data in by_day.items():
             day = (book.first_day + timedelta(days=d)).isoformat()
-            write_if_changed(landing / "robot_telemetry" / day / fleet / f"robots-{day}.jsonl", data,
-                             immutable=True)
+            path = landing / "robot_telemetry" / day / fleet / f"robots-{day}.jsonl"
+            write_if_changed(path, data, immutable=True)
+            # the fleet has a registered key (its robots' node_address): it signs each file
+            write_if_changed(path.with_name(path.name + ".sig"),
+                             sign_batch(data, fleet_key_name(fleet)), immutable=True)
     return book
