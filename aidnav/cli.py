@@ -276,6 +276,11 @@ def print_summary(settings: Settings, days: list[date]) -> None:
             """,
             [min(days), max(days)],
         ).fetchall() if _has_table(con, "restatements") else []
+        chains = con.execute(
+            "select chain_id, count(distinct day), min(day), max(day) from marts.publications "
+            "where status = 'posted' and kind = 'nav' and day between ? and ? "
+            "group by chain_id order by chain_id", [min(days), max(days)]).fetchall() \
+            if _has_table(con, "publications") else []
         pending = con.execute(
             "select chain_id, string_agg(distinct cast(day as varchar), ', ' order by "
             "cast(day as varchar)) from marts.publications where status = 'pending' "
@@ -300,12 +305,16 @@ def print_summary(settings: Settings, days: list[date]) -> None:
     if restated:
         print()
         print("Restated, not posted (the chain keeps the figures above):")
-        head = f"{'day':<10}  {'figure':<13}  {'posted':>28}  {'restated':>28}  {'difference':>24}  report"
+        head = (f"{'day':<10}  {'figure':<13}  {'posted':>28}  {'restated':>28}  "
+                f"{'difference':>24}  report")
         print(head)
         print("-" * len(head))
         for day, figure, posted, new, diff, report in restated:
             print(f"{day.isoformat():<10}  {figure:<13}  {posted:>28}  {new:>28}  "
                   f"{'-' if diff is None else f'{diff:+}':>24}  {report}")
+    if len(chains) > 1:  # every chain of AIDNAV_CHAIN_TARGETS, side by side
+        for chain_id, count, first, last in chains:
+            print(f"chain {chain_id}: {count} day(s) posted, {first} .. {last}")
     for chain_id, missed in pending:
         print(f"chain {chain_id} missed {missed}: pending, the next run posts them in order")
 

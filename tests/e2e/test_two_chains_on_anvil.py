@@ -71,6 +71,8 @@ def test_the_run_of_the_day_the_chain_was_down_says_so_and_posts_to_the_other(st
     assert first_after_d2[2] == (D2 - EPOCH).days  # the first chain got the day
     assert after_d2[2] == (D1 - EPOCH).days  # the second one, restarted, still lacks it
     assert "missed" not in runs[2].stdout  # the next run settled it
+    for chain_id in (31337, SECOND_CHAIN_ID):  # the summary shows both chains
+        assert f"chain {chain_id}: 1 day(s) posted, {D3} .. {D3}" in runs[2].stdout
 
 
 def test_each_chain_holds_every_day_exactly_once(story):
