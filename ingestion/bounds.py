@@ -94,6 +94,16 @@ FILE_MAX_BYTES = {
     "robot_telemetry": 64 << 20,
     "invoices": 16 << 20,
 }
+# A compressed telemetry delivery (`.jsonl.gz`, `.jsonl.zst`) is bounded twice by its
+# source's figure: its size as delivered, checked before it is read, and its content once
+# decompressed. Decompression is streamed and stops one chunk past the limit, so a small
+# file that expands to gigabytes (a "zip bomb") costs at most the limit in memory and is
+# refused whole. A batch compresses about 10x, so the delivered bound is never the tighter.
+#
+# A zstd frame names the window its decoder must allocate (up to 2 GB); a frame asking for
+# more than this is refused as an invalid stream. Level 19 uses 8 MiB; the agent's level 3,
+# 2 MiB.
+ZSTD_WINDOW_MAX_BYTES = 8 << 20
 # One sample, record or invoice row: a few hundred bytes; 64 KiB leaves room for a robot's
 # long error list.
 LINE_MAX_BYTES = {

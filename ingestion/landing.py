@@ -20,6 +20,8 @@ import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
 from ingestion.bounds import RECORD_PREVIEW_CHARS
+from ingestion.compression import (ContentTooLarge, CorruptStream, codec_of, decompress_capped,
+                                   is_jsonl_delivery)
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,40 @@ class FileRefused(Exception):
     def __init__(self, refusal: Refusal):
         super().__init__(refusal.reason)
         self.refusal = refusal
+
+
+def is_telemetry_delivery(f: LandingFile | str) -> bool:
+    """Whether a telemetry file is a delivery: `.jsonl`, `.jsonl.gz` or `.jsonl.zst` (its
+    `.sig` and any other name are not)."""
+    return is_jsonl_delivery(PurePosixPath(f.rel if isinstance(f, LandingFile) else f).name)
+
+
+def content_refusal_marker(sha256: str) -> str:
+    """The ledger marker of a compressed delivery refused for its content (too large once
+    decompressed, or not a valid stream): tied to the delivered bytes, so that the next run
+    skips the same file without decompressing it."""
+    return f"refused:content:{sha256}"
+
+
+def delivery_content(rel: str, data: bytes, max_bytes: int) -> bytes:
+    """The JSON Lines bytes of a telemetry delivery whose delivered bytes are `data`: the
+    bytes themselves for `.jsonl`, decompressed for `.jsonl.gz` / `.jsonl.zst`. At most
+    `max_bytes` are decompressed: a stream that expands further, or that is truncated or
+    invalid, raises FileRefused (decompression stops at the limit)."""
+    codec = codec_of(PurePosixPath(rel).name)
+    if codec == "none":
+        return data
+    try:
+        return decompress_capped(data, codec, max_bytes)
+    except ContentTooLarge:
+        raise FileRefused(Refusal(
+            f"{codec} file of {len(data)} bytes that decompresses to more than {max_bytes} "
+            f"bytes: expected at most {max_bytes} bytes once decompressed; decompression "
+            "stopped at the limit", content_refusal_marker(sha256_hex(data)))) from None
+    except CorruptStream as e:
+        raise FileRefused(Refusal(
+            f"not a valid {codec} stream ({e}): expected a complete {codec}-compressed "
+            "JSON Lines file", content_refusal_marker(sha256_hex(data)))) from None
 
 
 def _file_kind(mode: int) -> str:

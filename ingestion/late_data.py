@@ -4,7 +4,9 @@ change, and the re-run of computed days they call for.
 A file is listed through the landing package as ingestion lists it (local path or fsspec
 URL), and read only when ingestion would read it: a link, a special file, a file outside
 the landing root or over its source's size limit is never opened (it is counted by its
-refusal marker, the same one ingestion records). The first day a file can change is its
+refusal marker, the same one ingestion records). A telemetry delivery is a `.jsonl`,
+`.jsonl.gz` or `.jsonl.zst` file; its digest is that of the bytes as delivered, and a
+compressed one is never decompressed here. The first day a file can change is its
 telemetry folder's date; for an invoice file, its delivery date or the earliest period,
 issue or paid date in it. The plan's key hashes the new files' paths and contents, so the
 same delivery never asks twice.
@@ -23,10 +25,12 @@ from pathlib import Path, PurePosixPath
 import duckdb
 
 from ingestion.bounds import FILE_MAX_BYTES
-from ingestion.landing import FileRefused, Landing
+from ingestion.landing import FileRefused, Landing, is_telemetry_delivery
 
 # source folder -> index of the delivery-date folder among the two below it
 LANDING_SOURCES: dict[str, int] = {"invoices": 1, "gpu_telemetry": 0, "robot_telemetry": 0}
+# sources whose deliveries are JSON Lines, plain or compressed (`ingestion.compression`)
+TELEMETRY_SOURCES = ("gpu_telemetry", "robot_telemetry")
 INVOICE_DATE_FIELDS = ("period_start", "issue_date", "paid_date")
 
 
@@ -90,13 +94,17 @@ def computed_days(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | N
 
 def new_landing_files(landing_dir: str | Path, known: set[str]) -> list[LateFile]:
     """Delivery files under `landing_dir` that are not in `known` (signature files and
-    temporary names excluded), with the first day each can change."""
+    temporary names excluded; in the telemetry sources, only what ingestion reads:
+    `.jsonl`, `.jsonl.gz`, `.jsonl.zst`), with the first day each can change. A file's
+    digest is the sha256 of its bytes as delivered, compressed or not, as in the ledger."""
     landing = Landing(landing_dir)
     out: list[LateFile] = []
     for source, date_index in LANDING_SOURCES.items():
         for f in landing.list(source, folder_depth=2, dates=None, date_index=date_index):
             name = PurePosixPath(f.rel).name
             if name.startswith(".") or name.endswith((".sig", ".tmp", ".partial")):
+                continue
+            if source in TELEMETRY_SOURCES and not is_telemetry_delivery(f):
                 continue
             if f.rel in known:
                 continue

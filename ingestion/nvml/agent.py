@@ -1,14 +1,17 @@
 """The NVML node agent: samples every GPU of a node each `interval` seconds and writes
-signed JSON Lines batches (DATA_CONTRACTS.md, "GPU telemetry (NVML)"):
+signed JSON Lines batches (DATA_CONTRACTS.md, "GPU telemetry (NVML)"), compressed with
+zstd unless `--compress` says otherwise:
 
-    OUT/<date>/<node_id>/<batch_id>.jsonl      one sample per GPU per interval
-    OUT/<date>/<node_id>/<batch_id>.jsonl.sig  {"signer", "sha256", "signature"}
+    OUT/<date>/<node_id>/<batch_id>.jsonl.zst      one sample per GPU per interval
+    OUT/<date>/<node_id>/<batch_id>.jsonl.zst.sig  {"signer", "sha256", "signature"}
 
-`<date>` is the UTC date of the batch's first sample. Both files are written atomically
+(`.jsonl.gz` with `--compress gzip`, `.jsonl` with `--compress none`). The signature covers
+the file's bytes as written, compressed. `<date>` is the UTC date of the batch's first
+sample. Both files are written atomically
 (temp name, fsync, rename), the `.sig` first, so that ingestion never sees a batch
 without its signature. A GPU that is lost is logged and no longer sampled; the others go on.
 
-    aidnav agent nvml --node-id ID --key-file FILE --interval 60 --out DIR
+    aidnav agent nvml --node-id ID --key-file FILE --interval 60 --out DIR [--compress zstd]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from types import FrameType
 
 from eth_account import Account
 
+from ingestion.compression import CODECS, JSONL, compress
 from ingestion.nvml.nvml_seam import (GpuIdentity, GpuLost, GpuReading, NvmlBackend,
                                       NvmlUnavailable, PynvmlBackend)
 from ingestion.nvml.signature import sign_batch
@@ -38,6 +42,7 @@ KEYSTORE_PASSWORD_ENV = "AIDNAV_AGENT_KEYSTORE_PASSWORD"
 EXIT_NO_NVML = 2
 EXIT_BAD_KEY = 2
 EXIT_NO_GPU = 3
+DEFAULT_COMPRESSION = "zstd"
 _MIB = 1024 * 1024
 
 
@@ -115,14 +120,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def write_batch(out_dir: Path, node_id: str, first_ts: float, samples: list[dict],
-                private_key: bytes) -> Path:
-    """Write `samples` as `<date>/<node_id>/<batch_id>.jsonl` and its `.sig` (sig first)."""
+                private_key: bytes, compression: str = DEFAULT_COMPRESSION) -> Path:
+    """Write `samples` as `<date>/<node_id>/<batch_id>.jsonl[.zst|.gz]`, compressed with
+    `compression`, and its `.sig` over the compressed bytes (sig first)."""
     first = datetime.fromtimestamp(first_ts, tz=timezone.utc)
     folder = out_dir / first.date().isoformat() / node_id
     folder.mkdir(parents=True, exist_ok=True)
     batch_id = f"{node_id}-{first.strftime('%Y%m%dT%H%M%S')}-{first.microsecond // 1000:03d}Z"
-    data = b"".join(json.dumps(s, separators=(",", ":")).encode() + b"\n" for s in samples)
-    path = folder / f"{batch_id}.jsonl"
+    data = compress(b"".join(json.dumps(s, separators=(",", ":")).encode() + b"\n"
+                             for s in samples), compression)
+    path = folder / f"{batch_id}{JSONL}{CODECS[compression]}"
     _write_atomic(path.with_name(path.name + ".sig"),
                   json.dumps(sign_batch(data, private_key)).encode())
     _write_atomic(path, data)
@@ -141,8 +148,10 @@ class Agent:
     def __init__(self, backend: NvmlBackend, node_id: str, private_key: bytes, out_dir: Path,
                  interval_s: float = 60, batch_seconds: float = 3600,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 compression: str = DEFAULT_COMPRESSION) -> None:
         self.backend, self.node_id, self.out_dir = backend, node_id, Path(out_dir)
+        self.compression = compression
         self._key = private_key
         self.interval_s, self.batch_seconds = interval_s, batch_seconds
         self.clock, self.sleep = clock, sleep
@@ -192,7 +201,7 @@ class Agent:
     def flush(self) -> None:
         if self._pending and self._batch_start is not None:
             self.batches.append(write_batch(self.out_dir, self.node_id, self._batch_start,
-                                            self._pending, self._key))
+                                            self._pending, self._key, self.compression))
         self._pending, self._batch_start = [], None
 
     def run(self, count: int | None = None, max_seconds: float | None = None) -> int:
@@ -242,6 +251,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop after N samples per GPU (default: run until stopped)")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="stop after this many seconds")
+    p.add_argument("--compress", choices=list(CODECS), default=DEFAULT_COMPRESSION,
+                   help="batch compression: zstd (.jsonl.zst, the default), gzip (.jsonl.gz) "
+                        "or none (.jsonl); the signature covers the compressed bytes")
     return p
 
 
@@ -266,7 +278,7 @@ def main(argv: list[str] | None = None, *, backend: NvmlBackend | None = None,
     log.info("node %s signs as %s", args.node_id, Account.from_key(key).address.lower())
     agent = Agent(backend or PynvmlBackend(), args.node_id, key, args.out,
                   interval_s=args.interval, batch_seconds=args.batch_seconds,
-                  clock=clock, sleep=sleep)
+                  clock=clock, sleep=sleep, compression=args.compress)
 
     def _on_term(signum: int, frame: FrameType | None) -> None:
         raise _Stop()

@@ -1,5 +1,7 @@
-"""GPU telemetry (NVML) ingestion: `landing/gpu_telemetry/<date>/<node_id>/<batch>.jsonl`
-with its `.sig` (DATA_CONTRACTS.md; METHODOLOGY.md section 1).
+"""GPU telemetry (NVML) ingestion: `landing/gpu_telemetry/<date>/<node_id>/<batch>.jsonl`,
+`.jsonl.gz` or `.jsonl.zst`, with its `.sig` over the bytes as delivered (DATA_CONTRACTS.md;
+METHODOLOGY.md section 1). A compressed batch is decompressed, at most to the size limit,
+once its ledger entry says it is new.
 
 Signatures are verified in Python (coincurve backend, about 0.1 ms a batch); every line
 of every new batch is then parsed, validated and routed in one DuckDB pass: valid samples
@@ -25,8 +27,10 @@ import pyarrow as pa
 from ingestion.bounds import (FILE_MAX_BYTES, GPU_NUMERIC, LINE_MAX_BYTES, SIG_MAX_BYTES,
                               TS_AFTER_DELIVERY_DAY_MAX, bound_text, sql_number)
 from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
-from ingestion.landing import (FileRefused, Landing, Refusal, Rejection, drop_long_lines, ledger,
-                               quarantine, record_files, refuse_files)
+from ingestion.compression import delivery_stem
+from ingestion.landing import (FileRefused, Landing, Refusal, Rejection, content_refusal_marker,
+                               delivery_content, drop_long_lines, is_telemetry_delivery, ledger,
+                               quarantine, record_files, refuse_files, sha256_hex)
 from ingestion.nvml.signature import MISSING_SIGNATURE, BatchVerdict, verify_batch
 from ingestion.registry import Registry
 from ingestion.sql_checks import RECORD_SQL, Check, code_sql, field_sql, reason_sql
@@ -156,7 +160,7 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
     landing = Landing(landing_dir)
     files = landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
     all_paths = {f.path for f in files}
-    batches = [f for f in files if f.rel.endswith(".jsonl")]
+    batches = [f for f in files if is_telemetry_delivery(f)]
     seen = ledger(con, SOURCE)
 
     gpu_assets = [a for a in registry.assets if a.asset_type == "gpu"]
@@ -187,12 +191,19 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
                 else:
                     refused.append((f.rel, refusal))
                 continue
+            sha = sha256_hex(data)
+            if seen.get(f.rel) in (sha, content_refusal_marker(sha)):
+                skipped += 1
+                continue
+            # the signature covers the delivered bytes; the lines are the decompressed ones
+            try:
+                content = delivery_content(f.rel, data, max_bytes)
+            except FileRefused as e:
+                refused.append((f.rel, e.refusal))
+                continue
             node_id = f.parts[2]
             verdict = _verify(landing, f.path + ".sig", all_paths, data,
                               registry.node_address(node_id), node_id)
-            if seen.get(f.rel) == verdict.sha256:
-                skipped += 1
-                continue
             reason = verdict.reason
             if f.rel in seen:
                 reason = (f"batch changed after it was ingested (sha256 {seen[f.rel]} then "
@@ -202,12 +213,12 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
                 limit = (now, "the run's clock")
                 reason = reason or (f"delivery folder {f.parts[1]!r}: expected "
                                     f"{SOURCE}/<YYYY-MM-DD>/<node_id>/")
-            contents.append(data)
-            rows_meta.append((len(rows_meta), f.rel,
-                              PurePosixPath(f.rel).name.removesuffix(".jsonl"), node_id,
+            contents.append(content)
+            rows_meta.append((len(rows_meta), f.rel, delivery_stem(PurePosixPath(f.rel).name),
+                              node_id,
                               verdict.signer or "", reason is None, reason, verdict.sha256,
                               limit[0], limit[1]))
-            size += len(data)
+            size += len(content)
             if size >= chunk_bytes:
                 ok, bad = _load_chunk(con, contents, rows_meta, seen)
                 read, loaded, quarantined = read + len(rows_meta), loaded + ok, quarantined + bad

@@ -1,6 +1,7 @@
-"""Batch signatures of the node agent: `<batch>.jsonl.sig` holds
-`{"signer", "sha256", "signature"}`, an EIP-191 `personal_sign` of the 32-byte sha256
-digest of the batch file bytes (DATA_CONTRACTS.md, "GPU telemetry (NVML)")."""
+"""Batch signatures of the node agent: `<batch file>.sig` (`b.jsonl.sig`, `b.jsonl.zst.sig`)
+holds `{"signer", "sha256", "signature"}`, an EIP-191 `personal_sign` of the 32-byte sha256
+digest of the batch file bytes as delivered, compressed or not (DATA_CONTRACTS.md, "GPU
+telemetry (NVML)")."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-MISSING_SIGNATURE = "batch has no .sig file: expected <batch>.jsonl.sig"
+MISSING_SIGNATURE = ("batch has no .sig file: expected the batch's file name followed by .sig "
+                     "(<batch>.jsonl.sig, <batch>.jsonl.zst.sig)")
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 

@@ -32,8 +32,8 @@ from ingestion.bounds import (FILE_MAX_BYTES, LINE_MAX_BYTES, ROBOT_COUNTERS, SI
                               bound_text, sql_number)
 from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
 from ingestion.landing import (FileRefused, Landing, LandingFile, Refusal, Rejection,
-                               drop_long_lines, ledger, quarantine, record_files, refuse_files,
-                               sha256_hex)
+                               delivery_content, drop_long_lines, is_telemetry_delivery, ledger,
+                               quarantine, record_files, refuse_files, sha256_hex)
 from ingestion.nvml.ingest import ts_limit
 from ingestion.nvml.signature import verify_batch
 from ingestion.registry import Registry
@@ -112,7 +112,7 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
     max_bytes = FILE_MAX_BYTES[SOURCE] if max_file_bytes is None else max_file_bytes
     landing = Landing(landing_dir)
     listed = landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
-    files = [f for f in listed if f.rel.endswith(".jsonl")]
+    files = [f for f in listed if is_telemetry_delivery(f)]
     all_paths = {f.path for f in listed}
     fleet_keys = {a.node_id: a.node_address for a in registry.assets
                   if a.asset_type == "robot" and a.node_id and a.node_address}
@@ -126,7 +126,8 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
         refusal = landing.refusal(f, max_bytes)
         if refusal is None:
             try:
-                data = landing.read_bytes(f, max_bytes)
+                data = landing.read_bytes(f, max_bytes)  # as delivered: sha256, signature
+                content = delivery_content(f.rel, data, max_bytes)  # decompressed lines
             except FileRefused as e:
                 refusal = e.refusal
         if refusal is not None:
@@ -148,7 +149,7 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
             if sig_reason == MISSING_SIGNATURE:
                 unsigned.add(f.rel)
         rels.append(f.rel)
-        contents.append(data)
+        contents.append(content)
         shas.append(sha)
         fleets.append(fleet)
         signers.append(signer)

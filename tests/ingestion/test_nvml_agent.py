@@ -19,6 +19,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from ingestion.compression import codec_of, decompress_capped, is_jsonl_delivery
 from ingestion.nvml import agent as nvml_agent
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.registry import load_registry
@@ -211,9 +212,30 @@ def run_agent(fake: FakeNvml, monkeypatch, key_file: Path, out: Path, *extra: st
     return nvml_agent.main(argv, clock=fake.clock, sleep=fake.sleep)
 
 
+def batch_files(out: Path) -> list[Path]:
+    """The batches the agent wrote, whatever their compression."""
+    return sorted(p for p in out.rglob("*") if p.is_file() and is_jsonl_delivery(p.name))
+
+
+def batch_lines(p: Path) -> list[str]:
+    return decompress_capped(p.read_bytes(), codec_of(p.name), 1 << 30).decode().splitlines()
+
+
 def read_samples(out: Path) -> list[dict]:
-    return [json.loads(line) for p in sorted(out.rglob("*.jsonl"))
-            for line in p.read_text().splitlines()]
+    return [json.loads(line) for p in batch_files(out) for line in batch_lines(p)]
+
+
+def agent_registry(con, tmp_path: Path, uuids: list[str]):
+    """The test registry with the fake node's GPUs registered to the node key."""
+    reg_dir = tmp_path / "registry"
+    reg_dir.mkdir(exist_ok=True)
+    for name, text in REGISTRY_FILES.items():
+        if name == "assets.csv":
+            text = text.splitlines()[0] + "\n" + "".join(
+                f"{u},D-A,gpu,H100,26000,2025-12-01,1825,0.10,{NODE},{TEST_ADDR},X\n"
+                for u in uuids)
+        (reg_dir / name).write_text(text)
+    return load_registry(con, reg_dir)
 
 
 def by_gpu(samples: list[dict], uuid: str) -> list[dict]:
@@ -232,16 +254,20 @@ def test_agent_with_fake_nvml_writes_signed_batches_that_ingestion_accepts(
     assert run_agent(fake, monkeypatch, key_file, out, "--count", "60",
                      "--batch-seconds", "30") == 0
 
-    # layout: <UTC date of the first sample>/<node>/<batch>.jsonl + .sig, no temp files left
-    batches = sorted(out.rglob("*.jsonl"))
+    # layout: <UTC date of the first sample>/<node>/<batch>.jsonl.zst + .sig (zstd by
+    # default), no temp files left
+    batches = batch_files(out)
     assert len(batches) == 2                       # 59.5 s of samples, 30 s batches
+    assert all(p.name.endswith(".jsonl.zst") for p in batches)
     assert {p.parent.relative_to(out).as_posix() for p in batches} == {f"2026-11-25/{NODE}"}
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == sorted(
         [p.name for p in batches] + [p.name + ".sig" for p in batches])
 
-    # each .sig: sha256 of the bytes, EIP-191 signature of the digest by the node key
+    # each .sig: sha256 of the bytes as written (compressed), EIP-191 signature of the
+    # digest by the node key
     for p in batches:
         data = p.read_bytes()
+        assert data.startswith(b"\x28\xb5\x2f\xfd")          # the zstd frame magic
         sig = json.loads((p.parent / (p.name + ".sig")).read_text())
         digest = hashlib.sha256(data).digest()
         assert sig["sha256"] == digest.hex()
@@ -264,15 +290,8 @@ def test_agent_with_fake_nvml_writes_signed_batches_that_ingestion_accepts(
     assert by_gpu(samples, fake.uuids[1])[0]["pci_bus_id"] == "00000000:00:07.0"
 
     # and the project's ingestion accepts every one of them
-    reg_dir = tmp_path / "registry"
-    reg_dir.mkdir()
-    for name, text in REGISTRY_FILES.items():
-        if name == "assets.csv":
-            text = text.splitlines()[0] + "\n" + "".join(
-                f"{u},D-A,gpu,H100,26000,2025-12-01,1825,0.10,{NODE},{TEST_ADDR},X\n"
-                for u in fake.uuids)
-        (reg_dir / name).write_text(text)
-    stats = ingest_gpu_telemetry(con, tmp_path / "landing", load_registry(con, reg_dir))
+    stats = ingest_gpu_telemetry(con, tmp_path / "landing",
+                                 agent_registry(con, tmp_path, fake.uuids))
     assert (stats.files_read, stats.rows_loaded, stats.rows_quarantined) == (2, 120, 0)
     rows = con.execute("""select power_w, energy_mj, temp_c, gpu_util_pct, epoch(ts)
                           from raw.gpu_samples where gpu_uuid = ? order by ts""",
@@ -286,6 +305,40 @@ def test_agent_with_fake_nvml_writes_signed_batches_that_ingestion_accepts(
     # under load the probe hit the 700 W cap with the software power-cap clock reason
     assert max(r[0] for r in rows) <= 700
     assert any(s["throttle_reasons"] & 4 for s in samples)
+
+
+def test_agent_with_fake_nvml_writes_each_compression_and_all_load_the_same_samples(
+        probe, monkeypatch, key_file, tmp_path, con):
+    out = tmp_path / "landing" / "gpu_telemetry"
+    uuids = []
+    for codec in ("zstd", "gzip", "none"):
+        fake = FakeNvml(probe, n_gpus=2)
+        extra = () if codec == "zstd" else ("--compress", codec)
+        assert run_agent(fake, monkeypatch, key_file, out, "--count", "10", *extra) == 0
+        uuids = fake.uuids
+    # the same readings three times: one batch name, three compressions, each signed
+    names = sorted(p.name for p in (out / "2026-11-25" / NODE).iterdir())
+    batch = f"{NODE}-20261125T084805-449Z.jsonl"
+    assert names == [batch, batch + ".gz", batch + ".gz.sig", batch + ".sig",
+                     batch + ".zst", batch + ".zst.sig"]
+    stats = ingest_gpu_telemetry(con, tmp_path / "landing", agent_registry(con, tmp_path, uuids))
+    assert (stats.files_read, stats.rows_loaded, stats.rows_quarantined) == (3, 60, 0)
+    rows = {}
+    for name in (batch, batch + ".gz", batch + ".zst"):
+        rows[name] = con.execute(
+            "select * exclude (source_file) from raw.gpu_samples where source_file = ? "
+            "order by line", [f"gpu_telemetry/2026-11-25/{NODE}/{name}"]).fetchall()
+    assert len(rows[batch]) == 20
+    assert rows[batch + ".gz"] == rows[batch + ".zst"] == rows[batch]
+
+
+def test_agent_rejects_an_unknown_compression(key_file, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        nvml_agent.main(["--node-id", NODE, "--key-file", str(key_file), "--out",
+                         str(tmp_path / "out"), "--compress", "bzip2"])
+    assert e.value.code == 2
+    assert "--compress: invalid choice: 'bzip2' (choose from 'none', 'gzip', 'zstd')" in \
+        capsys.readouterr().err
 
 
 def test_agent_with_fake_nvml_keeps_sampling_the_others_when_a_gpu_is_lost(
@@ -364,7 +417,7 @@ def test_agent_with_fake_nvml_closes_batches_on_batch_seconds_and_follows_interv
     out = tmp_path / "out"
     assert run_agent(fake, monkeypatch, key_file, out, "--count", "25",
                      "--batch-seconds", "10") == 0
-    sizes = [len(p.read_text().splitlines()) for p in sorted(out.rglob("*.jsonl"))]
+    sizes = [len(batch_lines(p)) for p in batch_files(out)]
     # a tick belongs to the batch of its due time: every batch holds 10 s of ticks
     assert sizes == [10, 10, 5]
     # the agent sleeps until the next due time: at most one interval, never negative
@@ -393,14 +446,15 @@ def test_agent_with_fake_nvml_reads_a_keystore_and_never_prints_the_key(
     out = tmp_path / "out"
     with caplog.at_level(logging.DEBUG):
         assert run_agent(fake, monkeypatch, keystore, out, "--count", "2") == 0
-    (batch,) = out.rglob("*.jsonl")
+    (batch,) = batch_files(out)
     sig = json.loads((batch.parent / (batch.name + ".sig")).read_text())
     digest = hashlib.sha256(batch.read_bytes()).digest()
     assert Account.recover_message(encode_defunct(primitive=digest),
                                    signature=sig["signature"]).lower() == TEST_ADDR
     captured = capsys.readouterr()
     everything = (captured.out + captured.err + caplog.text
-                  + "".join(p.read_text() for p in out.rglob("*") if p.is_file())).lower()
+                  + "".join(p.read_text() for p in out.rglob("*.sig"))
+                  + "".join("\n".join(batch_lines(p)) for p in batch_files(out))).lower()
     assert TEST_ADDR in everything                   # the address is logged, the key not
     assert TEST_KEY.hex() not in everything
     assert password not in everything
@@ -432,7 +486,7 @@ def test_batch_folder_is_the_utc_date_of_the_first_sample(tmp_path):
     samples = [{"ts": "2026-03-01T23:59:30.000Z"}, {"ts": "2026-03-02T00:00:30.000Z"}]
     path = nvml_agent.write_batch(tmp_path, NODE, first, samples, TEST_KEY)
     assert path.parent == tmp_path / "2026-03-01" / NODE
-    assert path.read_text().splitlines() == [json.dumps(s, separators=(",", ":"))
+    assert batch_lines(path) == [json.dumps(s, separators=(",", ":"))
                                              for s in samples]
 
 
@@ -467,8 +521,8 @@ def test_agent_with_fake_nvml_closes_the_open_batch_when_stopped(
     fake.sleep = sleep_then_stop
     out = tmp_path / "out"
     assert run_agent(fake, monkeypatch, key_file, out) == 0     # no --count: runs until stopped
-    (batch,) = out.rglob("*.jsonl")
-    assert len(batch.read_text().splitlines()) == 10             # 5 ticks x 2 GPUs
+    (batch,) = batch_files(out)
+    assert len(batch_lines(batch)) == 10                         # 5 ticks x 2 GPUs
     assert (batch.parent / (batch.name + ".sig")).is_file()
     assert signal.getsignal(signal.SIGTERM) is before             # handler restored
 
