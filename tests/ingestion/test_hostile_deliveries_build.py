@@ -205,10 +205,12 @@ def test_every_numeric_field_at_its_extremes_through_ingestion_and_the_build(tmp
                         f"robot_telemetry/{DAY}/{FLEET}/extremes.jsonl": 3 * 4,
                         f"invoices/P-NEO2/{DAY}/extremes.csv": 2 * 4}
     assert energy == ENERGY_MJ_MAX
-    # GPU_X's loaded samples of the day, in ts order, read 123456789 mJ except the energy
-    # field's "0" (0), "BOUND" (1e14) and "-0" (0): the positive deltas are 0 -> 1e14 and
-    # 0 -> 123456789, 100000123456789 mJ / 3.6e9 = 27777.812071330277777778 kWh
-    assert kwh == Decimal("27777.812071330277777778")
+    # GPU_X's loaded samples of the day, a minute apart, in ts order, read 123456789 mJ
+    # except the energy field's "0" (0), "BOUND" (1e14) and "-0" (0). The rises: 0 -> 1e14
+    # in 60 s is past what 2,000 W adds (1.2e8 mJ a minute), a jumped counter: 0. Then
+    # "-0" -> 123456789 over 120 s (the NaN sample between is quarantined), under the
+    # 2.4e8 mJ 2,000 W would add: counted. 123456789 mJ / 3.6e9 = 0.0342935525 kWh
+    assert kwh == Decimal("0.0342935525")
 
 
 def test_an_apy_beyond_the_mart_type_is_null_not_a_failed_build():
