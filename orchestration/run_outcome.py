@@ -85,7 +85,7 @@ class RunOutcome:
         if self.failed_checks:
             c = self.failed_checks[0]
             more = len(self.failed_checks) - 1
-            return Cause("check", f"check {c.name} on {c.asset} failed: {c.description}"
+            return Cause("check", f"check {c.name} failed on {c.asset}: {c.description}"
                          + (f" (and {more} more check(s))" if more else "")
                          + " — nothing after it ran; correct the data it names and run again")
         return None

@@ -180,7 +180,7 @@ def test_a_warning_check_is_a_warning_not_a_failed_check():
     assert [c.name for c in outcome.warnings] == ["assets_offline"]
     assert [c.name for c in outcome.failed_checks] == ["suite_fleet"]
     assert outcome.cause.line.startswith(
-        "check suite_fleet on fleet failed: fleet: 2 rows with null id — ")
+        "check suite_fleet failed on fleet: fleet: 2 rows with null id — ")
 
 
 def test_a_chain_that_stops_before_publication_is_named_with_its_url(tmp_path):
