@@ -129,6 +129,19 @@ class Landing:
                                       f"at most {max_bytes} bytes", "refused:size:grew"))
         return data
 
+    def read_or_refuse(self, f: LandingFile | str,
+                       max_bytes: int) -> tuple[bytes, Refusal | None]:
+        """(the file's bytes, None), or (b"", why it may not be read): `refusal` first, from
+        the metadata alone, then `read_bytes` with the same limit. Every reader of the
+        landing zone goes through here."""
+        refusal = self.refusal(f, max_bytes)
+        if refusal is not None:
+            return b"", refusal
+        try:
+            return self.read_bytes(f, max_bytes), None
+        except FileRefused as e:
+            return b"", e.refusal
+
     def exists(self, path: str) -> bool:
         return self.fs.exists(path)
 

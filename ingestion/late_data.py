@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 import duckdb
 
 from ingestion.bounds import FILE_MAX_BYTES
-from ingestion.landing import FileRefused, Landing, is_telemetry_delivery
+from ingestion.landing import Landing, is_telemetry_delivery
 
 # source folder -> index of the delivery-date folder among the two below it
 LANDING_SOURCES: dict[str, int] = {"invoices": 1, "gpu_telemetry": 0, "robot_telemetry": 0}
@@ -111,12 +111,7 @@ def new_landing_files(landing_dir: str | Path, known: set[str]) -> list[LateFile
             folder_day = _parse_date(f.parts[1 + date_index])
             if folder_day is None:
                 continue
-            refusal = landing.refusal(f, FILE_MAX_BYTES[source])
-            if refusal is None:
-                try:
-                    data = landing.read_bytes(f, FILE_MAX_BYTES[source])
-                except FileRefused as e:
-                    refusal = e.refusal
+            data, refusal = landing.read_or_refuse(f, FILE_MAX_BYTES[source])
             if refusal is not None:  # never opened: ingestion will quarantine it
                 out.append(LateFile(f.rel, refusal.marker, folder_day))
                 continue

@@ -25,7 +25,7 @@ import duckdb
 
 from ingestion.bounds import FILE_MAX_BYTES, LINE_MAX_BYTES
 from ingestion.invoices.model import COLUMNS, Invoice, InvoiceRejected, parse_invoice
-from ingestion.landing import (FileRefused, Landing, LandingFile, Rejection, drop_long_lines,
+from ingestion.landing import (Landing, LandingFile, Rejection, drop_long_lines,
                                json_dumps, ledger, quarantine, record_files, refuse_files,
                                sha256_hex)
 from ingestion.registry import Registry
@@ -137,12 +137,7 @@ def ingest_invoices(con: duckdb.DuckDBPyConnection, landing_dir: str | Path, reg
     con.execute("begin transaction")
     try:
         for f in files:
-            refusal = landing.refusal(f, max_bytes)
-            if refusal is None:
-                try:
-                    data = landing.read_bytes(f, max_bytes)
-                except FileRefused as e:
-                    refusal = e.refusal
+            data, refusal = landing.read_or_refuse(f, max_bytes)
             if refusal is not None:
                 if seen.get(f.rel) == refusal.marker:
                     skipped += 1

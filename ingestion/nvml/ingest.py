@@ -178,13 +178,7 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
     refused: list[tuple[str, Refusal]] = []
     try:
         for f in batches:
-            refusal = landing.refusal(f, max_bytes)
-            data = b""
-            if refusal is None:
-                try:
-                    data = landing.read_bytes(f, max_bytes)
-                except FileRefused as e:
-                    refusal = e.refusal
+            data, refusal = landing.read_or_refuse(f, max_bytes)
             if refusal is not None:
                 if seen.get(f.rel) == refusal.marker:
                     skipped += 1
@@ -239,13 +233,9 @@ def _verify(landing: Landing, sig_path: str, all_paths: set[str], data: bytes,
     """verify_batch, with the .sig read only when it is a small regular file in the zone."""
     if sig_path not in all_paths:
         return verify_batch(data, None, expected_signer, node_id)
-    refusal = landing.refusal(sig_path, SIG_MAX_BYTES)
+    sig, refusal = landing.read_or_refuse(sig_path, SIG_MAX_BYTES)
     if refusal is None:
-        try:
-            return verify_batch(data, landing.read_bytes(sig_path, SIG_MAX_BYTES),
-                                expected_signer, node_id)
-        except FileRefused as e:
-            refusal = e.refusal
+        return verify_batch(data, sig, expected_signer, node_id)
     full = verify_batch(data, None, expected_signer, node_id)
     return BatchVerdict(full.sha256, None, f".sig file refused: {refusal.reason}")
 

@@ -123,10 +123,9 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
     changed = []
     refused: list[tuple[str, Refusal]] = []
     for f in files:
-        refusal = landing.refusal(f, max_bytes)
+        data, refusal = landing.read_or_refuse(f, max_bytes)  # as delivered: sha, signature
         if refusal is None:
             try:
-                data = landing.read_bytes(f, max_bytes)  # as delivered: sha256, signature
                 content = delivery_content(f.rel, data, max_bytes)  # decompressed lines
             except FileRefused as e:
                 refusal = e.refusal
@@ -261,13 +260,8 @@ def _verify(landing: Landing, f: LandingFile, all_paths: set[str], data: bytes,
     sig_path = f.path + ".sig"
     if sig_path not in all_paths:
         return None, MISSING_SIGNATURE
-    refusal = landing.refusal(sig_path, SIG_MAX_BYTES)
+    sig, refusal = landing.read_or_refuse(sig_path, SIG_MAX_BYTES)
     if refusal is None:
-        try:
-            verdict = verify_batch(data, landing.read_bytes(sig_path, SIG_MAX_BYTES),
-                                   expected_signer, f"fleet {fleet}")
-        except FileRefused as e:
-            refusal = e.refusal
-        else:
-            return (verdict.signer, None) if verdict.reason is None else (None, verdict.reason)
+        verdict = verify_batch(data, sig, expected_signer, f"fleet {fleet}")
+        return (verdict.signer, None) if verdict.reason is None else (None, verdict.reason)
     return None, f".sig file refused: {refusal.reason}"
