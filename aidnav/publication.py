@@ -28,12 +28,12 @@ from typing import Any
 import duckdb
 
 from aidnav.reports import WrittenReport, code_version, write_report
+from onchain.publisher import EPOCH, day_number
 from quality.preflight import LastPosted
 
 log = logging.getLogger(__name__)
 
 WEI = Decimal(10) ** 18
-EPOCH = date(1970, 1, 1)
 
 PUBLICATIONS_DDL = """
 create schema if not exists marts;
@@ -66,10 +66,6 @@ NAV_COLUMNS = (
 
 class PublishBlocked(RuntimeError):
     """A guardrail refused the publication; nothing was sent."""
-
-
-def day_number(day: date) -> int:
-    return (day - EPOCH).days
 
 
 def to_wei_half_even(value: Decimal) -> int:
