@@ -17,8 +17,13 @@ help:
 	@echo "make test     run the whole test suite"
 	@echo "make test-generated  the property tests on more seeded generated books"
 	@echo "make install  environment only (.venv with uv, anvil from npm, dbt manifest)"
-	@echo "make ui       dagster dev on the same data directory ($(AIDNAV_DATA_DIR))"
+	@echo "make ui       the Dagster UI on the same data directory ($(AIDNAV_DATA_DIR)); PORT=N for another port than 3000"
 	@echo "make docs     dbt docs as one static page that opens offline ($(AIDNAV_DATA_DIR)/docs/dbt)"
+	@echo "make chain-up    start the local anvil chain (state in $(AIDNAV_DATA_DIR)/chain)"
+	@echo "make chain-down  stop it"
+	@echo "make bench    time ingest, dbt, checks and publish on a synthetic fleet of 1,000 GPUs"
+	@echo "make clean    stop the chain, remove ./data, the install stamp and dbt's target folder"
+	@echo "make help     this list"
 
 install: .install.stamp
 
@@ -42,7 +47,7 @@ test-generated: install
 	$(BIN)/pytest -n 2 --dist loadgroup -m generated tests/generated
 
 ui: install
-	$(BIN)/aidnav ui
+	$(BIN)/aidnav ui $(if $(PORT),--port $(PORT))
 
 # dbt's docs as one self-contained page (static_index.html opens from file://). The
 # catalog (column types) is read from the warehouse when there is one.

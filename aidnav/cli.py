@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -11,7 +12,13 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from aidnav import __version__
 from aidnav.config import REPO_ROOT, Settings, load_settings
+
+# `aidnav ui`'s port unless --port (or `make ui PORT=...`) says otherwise: Dagster's own
+UI_PORT = 3000
+# where a run's dbt and Dagster log goes without -v, under the data directory
+RUN_LOG = Path("logs") / "runs.log"
 
 
 # the instance file the command line writes where DAGSTER_HOME has none
@@ -46,8 +53,10 @@ def _prepare_env(settings: Settings) -> None:
     # Dagster's defaults (storage under DAGSTER_HOME), without its "no dagster.yaml" warning,
     # its telemetry or its newsletter dialog; an operator's own instance file is kept
     instance_file = home / "dagster.yaml"
-    if not instance_file.exists():
+    if not instance_file.exists() or instance_file.stat().st_size == 0:  # none, or our empty one
         instance_file.write_text(DAGSTER_INSTANCE_YAML)
+    if not sys.stdout.isatty():  # dbt's log without colour codes in a file or a pipe
+        os.environ.setdefault("DBT_USE_COLORS", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -129,11 +138,22 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
         target = {"tags": {"dagster/asset_partition_range_start": days[0].isoformat(),
                            "dagster/asset_partition_range_end": days[-1].isoformat()}}
     started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    posted_before = _transactions_recorded(settings)
+    log_path = None if verbose else settings.data_dir / RUN_LOG
+    with dg.DagsterInstance.get() as instance, contextlib.ExitStack() as stack:
         label = f"daily_nav {days[0]}" + (f" .. {days[-1]}" if len(days) > 1 else "")
-        enabled = sys.stderr.isatty() if progress is None else progress
+        terminal = sys.stderr.isatty()
+        enabled = terminal if progress is None else progress
         run_id = str(uuid.uuid4())  # known before the run starts, for the progress bar
-        with StepProgress(instance, run_id, len(job.graph.nodes), label, enabled):
+        if log_path is not None:  # dbt's and Dagster's own output, kept out of the terminal
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = stack.enter_context(log_path.open("a", encoding="utf-8"))
+            log.write(f"==> {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC {label} "
+                      f"(run {run_id})\n")
+            stack.enter_context(contextlib.redirect_stdout(log))
+        plain = progress is None and not terminal  # a line per step in a file or a pipe
+        with StepProgress(instance, run_id, len(job.graph.nodes), label, enabled or plain,
+                          plain=plain):
             result = execute_from_location(job, instance, run_config=quiet, run_id=run_id,
                                            **target)
     report = read_outcome(result, rpc_url=settings.rpc_url, data_dir=settings.data_dir)
@@ -141,6 +161,8 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
         "days": days, "success": result.success, "run_id": result.run_id,
         "seconds": time.monotonic() - started,
         "cause": None if result.success else report.cause or _unexplained(result.run_id),
+        "transactions": _transactions_recorded(settings) - posted_before,
+        "checks_failed": len(report.failed_checks), "log": log_path,
     }
     if not result.success:
         print(f"daily_nav failed for {days[0]} .. {days[-1]} (run {result.run_id})",
@@ -154,6 +176,54 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
         print(f"warning: check {check.name} on {check.asset}: {check.description}",
               file=sys.stderr)
     return outcome
+
+
+def _transactions_recorded(settings: Settings) -> int:
+    """Transactions the warehouse records as sent (one per posted report and chain)."""
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return 0
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        if not _has_table(con, "publications"):
+            return 0
+        return con.execute("select count(*) from marts.publications "
+                           "where status = 'posted' and tx_hash is not null").fetchone()[0]
+    finally:
+        con.close()
+
+
+def print_closing(settings: Settings, days: list[date], outcome: dict) -> None:
+    """The command's last words: what the run computed, posted and sent, and where the
+    report, the exports, the log and the UI are."""
+    import duckdb
+
+    computed = posted = 0
+    if settings.warehouse_path.exists():
+        con = duckdb.connect(str(settings.warehouse_path))
+        try:
+            if _has_table(con, "fct_nav_daily"):
+                computed = con.execute(
+                    "select count(distinct day) from marts.fct_nav_daily "
+                    "where day between ? and ?", [days[0], days[-1]]).fetchone()[0]
+            if _has_table(con, "publications"):
+                posted = con.execute(
+                    "select count(distinct day) from marts.publications where kind = 'nav' "
+                    "and status = 'posted' and day between ? and ?",
+                    [days[0], days[-1]]).fetchone()[0]
+        finally:
+            con.close()
+    sent = outcome["transactions"]
+    print(f"{computed} of {len(days)} day(s) computed, {posted} on chain, {sent} "
+          f"transaction(s) sent" + (" (already on chain)" if sent == 0 and posted else "")
+          + f", {outcome['checks_failed']} check(s) failed")
+    report = settings.reports_dir / "html" / f"{days[-1].isoformat()}.html"
+    places = [f"report {report}" if report.exists() else None,
+              f"exports {settings.exports_dir}" if settings.exports_dir.exists() else None,
+              f"log {outcome['log']}" if outcome.get("log") else None,
+              f"UI `aidnav ui` (http://127.0.0.1:{UI_PORT})"]
+    print("see: " + ", ".join(p for p in places if p))
 
 
 def _unexplained(run_id: str):
@@ -179,14 +249,18 @@ def check_before_run(settings: Settings, days: list[date]) -> None:
     check_data_dir(settings.data_dir)
 
 
+_STEP_WORDS = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "failed", "STEP_SKIPPED": "skipped"}
+
+
 class StepProgress:
     """A progress bar over the steps of the run this process is executing: a thread reads
     the run's step events from the instance while the run goes on."""
 
     def __init__(self, instance, run_id: str, total: int, label: str, enabled: bool = True,
-                 interval_s: float = 0.5):
+                 interval_s: float = 0.5, plain: bool = False):
         self.instance, self.run_id, self.total, self.label = instance, run_id, total, label
         self.enabled, self.interval_s = enabled, interval_s
+        self.plain = plain  # one line per finished step (not a terminal) instead of a bar
         self.steps_done: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -201,14 +275,19 @@ class StepProgress:
         for record in records[len(self.steps_done):]:
             step = record.event_log_entry.step_key or "?"
             self.steps_done.append(step)
+            if self.plain:
+                kind = getattr(record.event_log_entry.dagster_event_type, "value", None)
+                print(f"{self.label}: step {len(self.steps_done)} of {self.total} {step} "
+                      f"{_STEP_WORDS.get(kind, 'done')}", file=sys.stderr, flush=True)
+                continue
             bar.set_postfix_str(step[:48], refresh=False)
             bar.update()
 
     def _run(self) -> None:
         from tqdm import tqdm
 
-        bar = tqdm(total=self.total, desc=self.label, unit="step", disable=not self.enabled,
-                   mininterval=0.5)
+        bar = tqdm(total=self.total, desc=self.label, unit="step",
+                   disable=not self.enabled or self.plain, mininterval=0.5)
         try:
             while not self._stop.wait(self.interval_s):
                 self._poll(bar)
@@ -227,14 +306,39 @@ class StepProgress:
         self._thread.join()
 
 
+def slip(line: str) -> int:
+    """An operator's slip: one line, `error: <what> — <what to do>`, and exit code 2."""
+    print(f"error: {line}", file=sys.stderr, flush=True)
+    return 2
+
+
+def days_asked(args: argparse.Namespace) -> list[date] | str:
+    """The days of --date or --start/--end (default: yesterday), or the slip's line."""
+    if args.date and (args.start or args.end):
+        return "--date is one day, --start/--end a range — give one or the other"
+    start = args.start or args.date or args.end or _yesterday()
+    end = args.end or args.date or start
+    if end < start:
+        return (f"the range ends ({end}) before it starts ({start}) — give --start on or "
+                "before --end")
+    last = _yesterday()
+    if end > last:
+        return (f"{end} has not ended yet (UTC) — the last day that can be run is {last}")
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    start = args.start or args.date or _yesterday()
-    end = args.end or args.date or start
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    days = days_asked(args)
+    if isinstance(days, str):
+        return slip(days)
+    if not settings.registry_dir.is_dir():
+        return slip(f"no registry at {settings.registry_dir} — set AIDNAV_DATA_DIR to the data "
+                    "directory, or write the demo book there with `aidnav demo --no-run`")
     check_before_run(settings, days)
     outcome = run_days(days, settings, verbose=args.verbose)
     print_summary(settings, days)
+    print_closing(settings, days, outcome)
     return 0 if outcome["success"] else end_with_error(outcome["cause"])
 
 
@@ -333,6 +437,11 @@ def _short(tx: str | None) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     from aidnav.demo_runner import run_demo
 
+    if args.days < 1:
+        return slip(f"--days {args.days}: the demo needs at least one day")
+    if args.end_day and args.end_day > _yesterday():
+        return slip(f"{args.end_day} has not ended yet (UTC) — the last day that can be run "
+                    f"is {_yesterday()}")
     return run_demo(load_settings(), days=args.days, end_day=args.end_day or _yesterday(),
                     run_jobs=not args.no_run, scale=args.scale, verbose=args.verbose)
 
@@ -341,6 +450,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from aidnav.replay import replay
 
+    if not Path(args.input_dir).is_dir():
+        return slip(f"no replay bundle at {args.input_dir} — give the folder that "
+                    "`aidnav export-bundle --out` wrote")
+    if args.end < args.start:
+        return slip(f"the window ends ({args.end}) before it starts ({args.start}) — give "
+                    "--start on or before --end")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     result = replay(Path(args.input_dir), args.start, args.end, Path(args.out))
     print(f"replayed {args.start} .. {args.end} in {result.seconds:.1f} s into {result.out_dir}")
@@ -356,6 +471,12 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
     from ingestion.warehouse import connect
 
     settings = load_settings()
+    if not settings.warehouse_path.exists():
+        return slip(f"no warehouse at {settings.warehouse_path} — run `aidnav run` or "
+                    "`aidnav demo` first, or set AIDNAV_DATA_DIR to the data directory")
+    if args.start and args.end and args.end < args.start:
+        return slip(f"the range ends ({args.end}) before it starts ({args.start}) — give "
+                    "--start on or before --end")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("registry", "landing"):
@@ -369,6 +490,13 @@ def cmd_export_bundle(args: argparse.Namespace) -> int:
         con.close()
     print(f"bundle written to {out}: registry, landing and {count} chain events")
     return 0
+
+
+def gaib(wei: int | str) -> str:
+    """An amount of wei in GAIB (18 decimals), exact: every decimal shown."""
+    from decimal import Decimal
+
+    return f"{Decimal(int(wei)).scaleb(-18):,.18f}"
 
 
 def cmd_rewards_proof(args: argparse.Namespace) -> int:
@@ -395,10 +523,10 @@ def cmd_rewards_proof(args: argparse.Namespace) -> int:
     print(f"account      {claim['account']}")
     print(f"epoch        {claim['epoch']} ({claim['day']})")
     print(f"root         {claim['root']}")
-    print(f"cumulative   {claim['cumulative']} wei")
+    print(f"cumulative   {gaib(claim['cumulative'])} GAIB  ({claim['cumulative']} wei)")
     for key in ("claimed", "claimable"):
         if key in claim:
-            print(f"{key:<12} {claim[key]} wei")
+            print(f"{key:<12} {gaib(claim[key])} GAIB  ({claim[key]} wei)")
     print(f"distributor  {claim['distributor']}")
     print("proof")
     for node in claim["proof"]:
@@ -420,65 +548,92 @@ def cmd_ui(args: argparse.Namespace) -> int:
     dagster = REPO_ROOT / ".venv" / "bin" / "dagster"
     exe = str(dagster) if dagster.exists() else "dagster"
     os.chdir(REPO_ROOT)
-    os.execvp(exe, [exe, "dev", "-w", str(REPO_ROOT / "workspace.yaml")])
+    print(f"the Dagster UI: http://127.0.0.1:{args.port}", flush=True)
+    os.execvp(exe, [exe, "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+                    "-p", str(args.port)])
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aidnav", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class OneLineParser(argparse.ArgumentParser):
+    """A slip on the command line is one line and exit code 2, not a usage block."""
 
-    chain = sub.add_parser("chain", help="the local anvil chain")
-    chain.add_argument("action", choices=["up", "down", "status"])
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} — see `{self.prog} --help`\n")
+
+
+DAY = "YYYY-MM-DD"
+VERBOSE_HELP = ("print dbt's and Dagster's log and a failure's traceback (without it "
+                f"they go to <data dir>/{RUN_LOG})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="aidnav", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"aidnav {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chain = sub.add_parser("chain", help="the local anvil chain at AIDNAV_RPC_URL")
+    chain.add_argument("action", choices=["up", "down", "status"],
+                       help="start it (state kept in <data dir>/chain), stop it, or say "
+                            "whether it runs")
     chain.set_defaults(func=cmd_chain)
 
     demo = sub.add_parser("demo", help="generate the demo book, drive the chain, run 30 days")
-    demo.add_argument("--days", type=int, default=30)
-    demo.add_argument("--end-day", type=_parse_day, default=None,
-                      help="last day of the demo (default: yesterday, UTC)")
-    demo.add_argument("--no-run", action="store_true", help="only generate data and drive the chain")
+    demo.add_argument("--days", type=int, default=30,
+                      help="number of days, ending on --end-day (default: 30)")
+    demo.add_argument("--end-day", type=_parse_day, default=None, metavar=DAY,
+                      help="last day of the demo, UTC (default: yesterday)")
+    demo.add_argument("--no-run", action="store_true",
+                      help="only generate data and drive the chain")
     demo.add_argument("--scale", type=float, default=1.0,
                       help="size of the book relative to the default (~1,200 GPUs, 100 robots)")
-    demo.add_argument("-v", "--verbose", action="store_true",
-                      help="the run's log and a failure's traceback")
+    demo.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="run the daily_nav job for a day (or a range of days)")
-    run.add_argument("--date", type=_parse_day)
-    run.add_argument("--start", type=_parse_day)
-    run.add_argument("--end", type=_parse_day)
-    run.add_argument("-v", "--verbose", action="store_true",
-                     help="the run's log and a failure's traceback")
+    run.add_argument("--date", type=_parse_day, metavar=DAY,
+                     help="the one day to run, UTC (default: yesterday)")
+    run.add_argument("--start", type=_parse_day, metavar=DAY,
+                     help="first day of a range, run as one backfill run")
+    run.add_argument("--end", type=_parse_day, metavar=DAY,
+                     help="last day of the range, included (default: --start)")
+    run.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     run.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("replay", help="recompute a window from a replay bundle (no RPC)")
-    rep.add_argument("input_dir")
-    rep.add_argument("--start", type=_parse_day, required=True)
-    rep.add_argument("--end", type=_parse_day, required=True)
-    rep.add_argument("--out", required=True)
+    rep.add_argument("input_dir", help="a bundle folder written by `aidnav export-bundle`")
+    rep.add_argument("--start", type=_parse_day, required=True, metavar=DAY,
+                     help="first day of the window")
+    rep.add_argument("--end", type=_parse_day, required=True, metavar=DAY,
+                     help="last day of the window, included")
+    rep.add_argument("--out", required=True, metavar="DIR",
+                     help="folder for the recomputed marts (created)")
     rep.set_defaults(func=cmd_replay)
 
     exp = sub.add_parser("export-bundle", help="write a replay bundle from the warehouse")
-    exp.add_argument("--start", type=_parse_day)
-    exp.add_argument("--end", type=_parse_day)
-    exp.add_argument("--out", required=True)
+    exp.add_argument("--start", type=_parse_day, metavar=DAY,
+                     help="first day of chain events (default: the first recorded)")
+    exp.add_argument("--end", type=_parse_day, metavar=DAY,
+                     help="last day of chain events, included (default: the last recorded)")
+    exp.add_argument("--out", required=True, metavar="DIR", help="bundle folder (created)")
     exp.set_defaults(func=cmd_export_bundle)
 
     rewards = sub.add_parser("rewards", help="staker rewards")
-    rewards_sub = rewards.add_subparsers(dest="rewards_command", required=True)
+    rewards_sub = rewards.add_subparsers(dest="rewards_command", required=True,
+                                         metavar="COMMAND")
     proof = rewards_sub.add_parser(
         "proof", help="an account's cumulative GAIB and Merkle proof under the accepted root"
     )
-    proof.add_argument("account")
+    proof.add_argument("account", help="the staker's address, 0x followed by 40 hex digits")
     proof.add_argument("--json", action="store_true", help="one JSON object to pass to claim()")
     proof.add_argument("--offline", action="store_true",
                        help="use the newest rewards report without asking the chain")
     proof.set_defaults(func=cmd_rewards_proof)
 
     bench = sub.add_parser("bench", help="time ingest, dbt, checks and publish on a synthetic fleet")
-    bench.add_argument("--gpus", type=int, default=1000)
-    bench.add_argument("--robots", type=int, default=100)
-    bench.add_argument("--days", type=int, default=1)
+    bench.add_argument("--gpus", type=int, default=1000, help="GPUs in the fleet (default: 1000)")
+    bench.add_argument("--robots", type=int, default=100,
+                       help="robots in the fleet (default: 100)")
+    bench.add_argument("--days", type=int, default=1, help="days to run (default: 1)")
     bench.add_argument("--sample-interval-s", type=int, default=60,
                        help="seconds between a GPU's samples (DATA_CONTRACTS: 60)")
     bench.add_argument("--json", action="store_true",
@@ -491,7 +646,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out DIR` samples every GPU through NVML into signed batches",
     )
 
-    ui = sub.add_parser("ui", help="dagster dev on the configured data directory")
+    ui = sub.add_parser("ui", help="the Dagster UI (dagster dev) on the configured data directory")
+    ui.add_argument("--port", type=int, default=UI_PORT,
+                    help=f"the UI's port on 127.0.0.1 (default: {UI_PORT})")
     ui.set_defaults(func=cmd_ui)
     return parser
 

@@ -6,6 +6,7 @@ transaction and leaves the warehouse rows the same.
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import date, timedelta
 
@@ -25,7 +26,7 @@ def run_demo(
     settings: Settings, days: int, end_day: date, run_jobs: bool = True, scale: float = 1.0,
     verbose: bool = False,
 ) -> int:
-    from aidnav.cli import end_with_error, print_summary, run_days
+    from aidnav.cli import end_with_error, print_closing, print_summary, run_days
     from aidnav.failures import check_data_dir
 
     first_day = end_day - timedelta(days=days - 1)
@@ -40,6 +41,7 @@ def run_demo(
     _done(t)
     print()
     print_summary(settings, day_list)
+    print_closing(settings, day_list, outcome)
     return 0 if outcome["success"] else end_with_error(outcome["cause"])
 
 
@@ -56,12 +58,13 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
     from onchain.signer import LOCAL_CHAIN_ID, anvil_test_signer
 
     say = print if progress else (lambda *args, **kwargs: None)
+    bars = progress and sys.stderr.isatty()  # plain lines only, in a file or a pipe
     _prepare_env(settings)
     first_day = end_day - timedelta(days=days - 1)
 
     t = _step(f"demo book for {first_day} .. {end_day} in {settings.data_dir}", say)
     book = generate_offchain(settings.data_dir, end_day=end_day, days=days, scale=scale,
-                             sample_interval_s=sample_interval_s, progress=progress)
+                             sample_interval_s=sample_interval_s, progress=bars)
     _done(t, say)
 
     t = _step(f"local chain at {settings.rpc_url}", say)
@@ -71,7 +74,8 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
         timestamp=genesis_timestamp(first_day),
         log_file=settings.chain_dir / "anvil.log",
     )
-    say(f"    {status}")
+    say(f"    anvil running: chain {status.chain_id}, block {status.block_number}, "
+        f"pid {status.pid or '?'}")
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
     chain_id = int(w3.eth.chain_id)
     if chain_id != LOCAL_CHAIN_ID:
@@ -87,8 +91,8 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
     _done(t, say)
 
     t = _step("on-chain scenario: deposits, staking, funding, repayments, fees", say)
-    result = drive_chain(w3, settings.data_dir, book, addresses, progress=progress)
-    say(f"    {result}")
+    result = drive_chain(w3, settings.data_dir, book, addresses, progress=bars)
+    say(f"    {scenario_line(result)}")
     _done(t, say)
 
     t = _step("GAIB incentive budget held by the rewards distributor", say)
@@ -96,6 +100,17 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
     _done(t, say)
     prepare_further_chains(settings, w3, say)
     return addresses
+
+
+def scenario_line(result) -> str:
+    """The on-chain scenario in words: what was sent, or that it was already on chain."""
+    sent = (f"{result.transactions_sent} transactions sent"
+            if result.transactions_sent else "0 transactions sent: already on chain")
+    return (f"{sent} ({result.steps_planned} steps, {result.steps_already_on_chain} already "
+            f"on chain), blocks {result.first_block}..{result.last_block}; "
+            f"{result.holders} holders, deposits {result.deposits_usdc:,} USDC, principal "
+            f"{result.principal_usdc:,} USDC, lowest backing ratio "
+            f"{result.estimated_min_backing_ratio:.4f}")
 
 
 def fund_rewards_budget(w3, settings: Settings, addresses: dict[str, str], days: int) -> str:
@@ -141,7 +156,8 @@ def prepare_further_chains(settings: Settings, w3, say=print) -> None:
     now = int(w3.eth.get_block("latest")["timestamp"])
     for status in anvil.start_further_targets(settings.chain_dir, targets, settings.rpc_url,
                                               timestamp=now):
-        say(f"    {status}")
+        say(f"    anvil running at {status.rpc_url}: chain {status.chain_id}, "
+            f"block {status.block_number}, pid {status.pid or '?'}")
     for url, chain_id, _port in further:
         other = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
         deployed = ensure_deployed(other, anvil_test_signer(0), settings.registry_dir, chain_id)

@@ -90,7 +90,7 @@ def test_second_demo_sends_no_transaction_and_keeps_the_rows(demo):
     env, w3, first, second, block_after_first = demo
     assert second.returncode == 0, second.stderr[-3000:]
     assert w3.eth.block_number == block_after_first
-    assert "transactions_sent=0" in second.stdout
+    assert "0 transactions sent: already on chain" in second.stdout
 
 
 def test_demo_prints_the_summary_table(demo):
