@@ -136,7 +136,8 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
         target: dict = {"partition_key": days[0].isoformat()}
     else:
         target = {"tags": {"dagster/asset_partition_range_start": days[0].isoformat(),
-                           "dagster/asset_partition_range_end": days[-1].isoformat()}}
+                           "dagster/asset_partition_range_end": days[-1].isoformat()},
+                  "backfill_partitions": [day.isoformat() for day in days]}
     started = time.monotonic()
     posted_before = _transactions_recorded(settings)
     log_path = None if verbose else settings.data_dir / RUN_LOG

@@ -1,7 +1,8 @@
 """A run started by `aidnav run` is one the UI lists: asked through the UI's own GraphQL
 queries over workspace.yaml's code location, the `daily_nav` job's Runs tab (runs of the
 job tagged with the location's repository) and the Overview timeline (runs grouped by
-their repository origin) both hold it, with its days as tags.
+their repository origin) both hold it, with its days as tags; Backfills lists the range
+as a finished backfill of its days, with the run.
 
 The run fails on its chain step (no node answers), which the UI lists like any other."""
 
@@ -61,7 +62,30 @@ def ran_range(tmp_path_factory: pytest.TempPathFactory):
     return data / "dagster", first
 
 
-def _ui_runs(dagster_home: Path, run_filter: dict) -> list[dict]:
+BACKFILLS_QUERY = """
+query Backfills {
+  partitionBackfillsOrError {
+    __typename
+    ... on PartitionBackfills {
+      results {
+        id status isAssetBackfill numPartitions
+        runs { runId }
+        assetBackfillData {
+          rootTargetedPartitions { ranges { start end } partitionKeys }
+          assetBackfillStatuses {
+            ... on AssetPartitionsStatusCounts {
+              assetKey { path } numPartitionsTargeted numPartitionsMaterialized
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def _ui(dagster_home: Path, query: str, variables: dict | None = None) -> dict:
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
     from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
@@ -72,12 +96,16 @@ def _ui_runs(dagster_home: Path, run_filter: dict) -> list[dict]:
     try:
         with define_out_of_process_context(str(REPO / "workspace.yaml"), None,
                                            instance) as context:
-            result = execute_dagster_graphql(context, JOB_RUNS_QUERY, {"filter": run_filter})
+            result = execute_dagster_graphql(context, query, variables)
     finally:
         os.chdir(cwd)
         instance.dispose()
     assert not result.errors, result.errors
-    runs = result.data["runsOrError"]
+    return result.data
+
+
+def _ui_runs(dagster_home: Path, run_filter: dict) -> list[dict]:
+    runs = _ui(dagster_home, JOB_RUNS_QUERY, {"filter": run_filter})["runsOrError"]
     assert runs["__typename"] == "Runs", runs
     return runs["results"]
 
@@ -100,3 +128,24 @@ def test_the_timeline_places_the_cli_run_in_its_location(ran_range):
     assert [r["repositoryOrigin"] for r in runs] == [
         {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}]
     assert runs[0]["pipelineName"] == "daily_nav"
+
+
+def test_backfills_list_the_range(ran_range):
+    dagster_home, first = ran_range
+    backfills = _ui(dagster_home, BACKFILLS_QUERY)["partitionBackfillsOrError"]
+    assert backfills["__typename"] == "PartitionBackfills", backfills
+    [backfill] = backfills["results"]
+    [run] = _ui_runs(dagster_home, {})
+    assert backfill["isAssetBackfill"] and backfill["numPartitions"] == DAYS
+    assert backfill["status"] == "COMPLETED_FAILED"  # its run failed on the chain step
+    assert [r["runId"] for r in backfill["runs"]] == [run["runId"]]
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    assert tags["dagster/backfill"] == backfill["id"]
+    data = backfill["assetBackfillData"]
+    targeted = data["rootTargetedPartitions"]
+    assert (targeted["ranges"] == [{"start": first.isoformat(), "end": END_DAY.isoformat()}]
+            or targeted["partitionKeys"] == [first.isoformat(), END_DAY.isoformat()])
+    counts = {"/".join(a["assetKey"]["path"]): a for a in data["assetBackfillStatuses"]}
+    # the registry was loaded for both days before the chain step failed; nothing was posted
+    assert counts["raw/deals"]["numPartitionsMaterialized"] == DAYS
+    assert counts["onchain/daily_publication"]["numPartitionsMaterialized"] == 0
