@@ -171,7 +171,7 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
         for step, cause in report.failed_steps:
             print(f"  {step}: {cause.line}", file=sys.stderr)
         for check in report.failed_checks:
-            print(f"  check {check.name} on {check.asset} failed: {check.description}",
+            print(f"  check {check.name} failed on {check.asset}: {check.description}",
                   file=sys.stderr)
     for check in report.warnings:
         print(f"warning: check {check.name} on {check.asset}: {check.description}",
