@@ -64,7 +64,7 @@ def _deals(con, days):
         e.ExpectColumnValuesToBeInSet(column="asset_class", value_set=["gpu", "robot"]),
         e.ExpectColumnValuesToBeInSet(column="structure", value_set=["fixed_rate", "revenue_share"]),
         e.ExpectColumnValuesToBeBetween(column="principal_usd", min_value=0, strict_min=True),
-        e.ExpectColumnValuesToBeBetween(column="min_collateral_ratio", min_value=1),
+        e.ExpectColumnValuesToBeBetween(column="min_collateral_ratio", min_value=1, max_value=10),
         e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="maturity_date", column_B="funded_date",
                                                   or_equal=True),
         e.ExpectColumnValuesToMatchRegex(column="provider_address", regex=ADDRESS),
