@@ -266,7 +266,7 @@ def classify(links: list[ErrorLink], *, rpc_url: str | None = None,
         detail = "connection refused" if "refused" in " ".join(
             x.message.lower() for x in links) else _short(link.message, 100)
         return Cause("rpc_unreachable", f"RPC unreachable at {_rpc_url(links, rpc_url)} "
-                     f"({detail}) — {RPC_REMEDY}", transient=True)
+                     f"({detail}) — {RPC_REMEDY}", transient=True, operator=True)
     if link := next((x for x in links if "HTTPError" in x.names
                      and re.match(BUSY_HTTP_STATUS, x.message)), None):
         return Cause("rpc_busy", f"the node at {_rpc_url(links, rpc_url)} answered "

@@ -91,7 +91,7 @@ def test_a_refused_connection_is_retried_then_says_where(tmp_path):
     attempts, result = _attempts(lambda: requests.post(url, json={}, timeout=5))
     assert attempts == 3
     (_step, cause), = read_outcome(result).failed_steps
-    assert cause.kind == "rpc_unreachable" and cause.transient
+    assert cause.kind == "rpc_unreachable" and cause.transient and cause.exit_code == 2
     assert cause.line.startswith("RPC unreachable at http://127.0.0.1:")
 
 
