@@ -124,6 +124,7 @@ def test_make_help_names_every_target():
 
 
 def test_make_ui_passes_the_port_on():
-    done = subprocess.run(["make", "-n", "ui", "PORT=3123"], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
+    # run as `make test` runs it too: a make inside make prints its directory unless told not
+    done = subprocess.run(["make", "-n", "--no-print-directory", "ui", "PORT=3123"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines()[-1] == ".venv/bin/aidnav ui --port 3123"
