@@ -1,6 +1,6 @@
 """Simulated NVML telemetry of the financed GPU nodes, and its signed daily batches.
 
-Shapes follow a real H100 probe (shared/fixtures/nvml/h100_probe.json): utilisation with a
+Shapes follow a real H100 probe (tests/fixtures/nvml/h100_probe.json): utilisation with a
 day/night pattern in the site's local time, power between idle (~70 W) and the 700 W limit
 following utilisation, a monotonic energy counter in mJ that integrates power over the
 interval, temperature following power, SM clock capped at 1980 MHz.
