@@ -3,7 +3,7 @@
 Targets come from configuration as `(rpc_url, chain_id)` pairs, e.g. the environment
 variable `AIDNAV_CHAIN_TARGETS="http://127.0.0.1:8545=31337,https://rpc.example=8453"`
 (`parse_targets`); without it the one chain of `AIDNAV_RPC_URL` (`configured_targets`).
-The daily job publishes each day to every target through `aidnav.publication`.
+The daily job publishes each day to every target through `publishing.publication`.
 Each target is published on its own: a node that is down, on the
 wrong chain or lacking contracts fails that target with a clear message and the others
 still post. The contract addresses of each chain come from `registry/addresses.csv`.
@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from web3 import Web3
 
 from onchain.contracts_client import AddressRegistryError, contract_addresses
-from onchain.publisher import PublishError, PublishResult, day_number, publish_nav, publish_rewards
+from publishing.publisher import PublishError, PublishResult, day_number, publish_nav, publish_rewards
 from onchain.signer import load_signer
 from onchain.transactions import TRANSIENT_ERRORS, TxSigner, with_retries
 

@@ -204,9 +204,9 @@ FLAG_CHECKS = [
 def nav_ready_to_publish(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, chain: ChainResource
 ) -> dg.AssetCheckResult:
-    from aidnav.publication import contract_address, last_posted_nav
+    from publishing.publication import contract_address, last_posted_nav
     from quality.overrides import OverrideError, publish_config_from_run_config, resolve_override
-    from quality.preflight import LastPosted, preflight_nav, telemetry_collapse
+    from publishing.preflight import LastPosted, preflight_nav, telemetry_collapse
     from quality.reconcile import nav_identity
 
     days = run_days(context.run.tags)

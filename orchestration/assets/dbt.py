@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from aidnav.replay import dbt_window_env
+from modelling.replay import dbt_window_env
 from orchestration.partitions import daily_partitions
 from orchestration.resources import dbt_project
 

@@ -26,7 +26,7 @@ def _days(context: dg.AssetExecutionContext) -> list[date]:
 )
 def marts_parquet(context: dg.AssetExecutionContext,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from aidnav.exports import export_marts
+    from publishing.exports import export_marts
 
     days = _days(context)
     exports_dir = warehouse.settings().exports_dir
@@ -52,7 +52,7 @@ def marts_parquet(context: dg.AssetExecutionContext,
 )
 def daily_html(context: dg.AssetExecutionContext,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from aidnav.daily_report import render_reports
+    from publishing.daily_report import render_reports
 
     days = _days(context)
     out_dir = warehouse.settings().reports_dir / "html"

@@ -11,7 +11,7 @@ from datetime import date
 
 import dagster as dg
 
-from aidnav.replay import MART_EXPORTS
+from modelling.replay import MART_EXPORTS
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ChainResource, WarehouseResource
 
@@ -41,7 +41,7 @@ def daily_publication(
     warehouse: WarehouseResource,
     chain: ChainResource,
 ) -> dg.MaterializeResult:
-    from aidnav.publication import posted_report_figures, publish_days_to_targets
+    from publishing.publication import posted_report_figures, publish_days_to_targets
     from onchain.targets import configured_targets, connect_target
 
     settings = warehouse.settings()

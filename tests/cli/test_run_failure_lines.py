@@ -25,7 +25,7 @@ INCEPTION = END_DAY - timedelta(days=DAYS - 1)  # the demo book starts on its fi
 
 
 def _book(data: Path) -> Path:
-    from aidnav.demo import generate_offchain
+    from demo import generate_offchain
 
     generate_offchain(data, END_DAY, days=DAYS, progress=False, scale=0.05)
     return data
@@ -138,7 +138,7 @@ def test_a_chain_stopped_after_the_book_was_posted_is_named_with_its_url(tmp_pat
     """A real anvil with the book's contracts and scenario on it, then stopped: the run
     does not end on "Execution of step ... failed" but on the node and what to do."""
     from aidnav.config import load_settings
-    from aidnav.demo_runner import prepare_book
+    from demo.prepare import prepare_book
     from onchain import anvil
 
     data = tmp_path / "data"

@@ -46,7 +46,7 @@ query JobRuns($filter: RunsFilter!) {
 
 @pytest.fixture(scope="module")
 def ran_range(tmp_path_factory: pytest.TempPathFactory):
-    from aidnav.demo import generate_offchain
+    from demo import generate_offchain
 
     data = tmp_path_factory.mktemp("ui") / "data"
     generate_offchain(data, END_DAY, days=DAYS, progress=False, scale=0.05)

@@ -59,7 +59,7 @@ def test_the_ui_on_the_port_asked(tmp_path):
 
 
 def test_an_instance_file_is_written_once_and_an_operators_kept(tmp_path, monkeypatch):
-    from aidnav.cli import _prepare_env
+    from aidnav.config import prepare_environment
     from aidnav.config import load_settings
 
     def prepare(home: Path) -> str:
@@ -68,7 +68,7 @@ def test_an_instance_file_is_written_once_and_an_operators_kept(tmp_path, monkey
                             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
                             "GX_ANALYTICS_ENABLED": "false", "DBT_USE_COLORS": "false"}.items():
             monkeypatch.setenv(name, str(value))
-        _prepare_env(load_settings())
+        prepare_environment(load_settings())
         return (home / "dagster.yaml").read_text()
 
     quiet = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from aidnav.demo import drive_chain, generate_offchain, genesis_timestamp
-from aidnav.demo.chain_plan import build_plan
-from aidnav.demo.keys import derive_test_key
+from demo import drive_chain, generate_offchain, genesis_timestamp
+from demo.chain_plan import build_plan
+from demo.keys import derive_test_key
 from onchain.deploy import ensure_deployed
 from onchain.signer import anvil_test_signer
 from onchain.testing import local_anvil

@@ -13,7 +13,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from aidnav.demo import build_book, generate_offchain
+from demo import build_book, generate_offchain
 
 END_DAY = date(2026, 3, 5)
 COUNTRIES = {"TH", "TW", "SG", "HK", "JP", "US", "CA", "NO", "IS", "DK"}

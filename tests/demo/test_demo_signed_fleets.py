@@ -12,7 +12,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from aidnav.demo import generate_offchain
+from demo import generate_offchain
 from ingestion.registry import load_registry
 from ingestion.robots.reader import ingest_robot_telemetry
 from ingestion.warehouse import connect

@@ -29,7 +29,7 @@ Every book holds, placed by the seed:
 Expected figures never come from here: the books are checked by properties only. The
 amounts the payers send are the generator's own rough estimates of what falls due (the
 estimate being off only makes a payer a little late or partial, which the books want).
-GPU batches are signed with deterministic TEST keys (`aidnav.demo.keys`).
+GPU batches are signed with deterministic TEST keys (`demo.keys`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from aidnav.demo.keys import derive_test_key
+from demo.keys import derive_test_key
 from ingestion.nvml.signature import sign_batch
 
 CHAIN_ID = 1

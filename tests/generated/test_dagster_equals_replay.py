@@ -18,7 +18,7 @@ from datetime import date
 
 import pytest
 
-from aidnav.replay import MART_EXPORTS, export_marts, replay
+from modelling.replay import MART_EXPORTS, export_marts, replay
 from tests.generated.book_generator import generate_book
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated_dagster")]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak
 
-from aidnav.replay import MART_EXPORTS, replay
+from modelling.replay import MART_EXPORTS, replay
 from tests.generated.book_generator import FEATURES, LEAP_FEATURES, GeneratedBook, generate_book
 
 # seed 6 repays part of a revenue-share deal's principal on maturity day and then nothing

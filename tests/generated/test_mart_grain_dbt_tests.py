@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aidnav.replay import DBT_PROJECT_DIR, MART_EXPORTS, load_inputs, run_dbt
+from modelling.replay import DBT_PROJECT_DIR, MART_EXPORTS, load_inputs, run_dbt
 from tests.generated.book_generator import generate_book
 
 pytestmark = pytest.mark.xdist_group("generated_grain")

@@ -98,7 +98,7 @@ def add_poison(landing: Path) -> list[str]:
 
 
 def build(inp: Path, work: Path) -> Path:
-    from aidnav.replay import load_inputs, run_dbt
+    from modelling.replay import load_inputs, run_dbt
 
     warehouse = work / "warehouse.duckdb"
     load_inputs(warehouse, inp)
@@ -216,7 +216,7 @@ def test_every_numeric_field_at_its_extremes_through_ingestion_and_the_build(tmp
 def test_an_apy_beyond_the_mart_type_is_null_not_a_failed_build():
     """A share price 10 times that of a week before: 10^(365/7) - 1 is about 1e52, beyond
     DECIMAL(38,18); a 2 times jump, 2^(365/7) - 1 = 4.98e15, is kept."""
-    from aidnav.ledger.nav import apy
+    from ledger.nav import apy
 
     assert apy(Decimal(10), Decimal(1), 7) is None
     assert 4.97e15 < apy(Decimal(2), Decimal(1), 7) < 4.99e15

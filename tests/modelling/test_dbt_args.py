@@ -6,7 +6,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from aidnav.replay import DBT_PROJECT_DIR, dbt_build_args, format_cell
+from modelling.replay import DBT_PROJECT_DIR, dbt_build_args, format_cell
 
 
 def test_window_vars_and_project():

@@ -8,14 +8,14 @@ from decimal import Decimal as D
 
 import pytest
 
-from aidnav.ledger.deals import (
+from ledger.deals import (
     DealTerms, InvoiceLine, accrue_fixed_rate, accrue_revenue_share, days_past_due,
     deal_positions, due_schedule, loss_rate_for, revenue_by_day,
 )
-from aidnav.ledger.exact import to_text
-from aidnav.ledger.nav import NavInputs, compute_nav
-from aidnav.ledger.rewards import TokenTransfer, compute_rewards, days_from
-from aidnav.ledger.valuation import Asset, MarketIndex, book_value, value_asset_day
+from ledger.exact import to_text
+from ledger.nav import NavInputs, compute_nav
+from ledger.rewards import TokenTransfer, compute_rewards, days_from
+from ledger.valuation import Asset, MarketIndex, book_value, value_asset_day
 
 GPU_FIX = DealTerms("D-GPU-FIX", "fixed_rate", D(73000), date(2026, 1, 25), date(2026, 7, 24),
                     fixed_apr=D("0.10"), min_collateral_ratio=D("1.30"))

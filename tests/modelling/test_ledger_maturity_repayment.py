@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
-from aidnav.ledger.deals import DealTerms, InvoiceLine, position_deal
+from ledger.deals import DealTerms, InvoiceLine, position_deal
 
 # 1,000 principal, 50 % share, target 1.25x; funded 1 Jan, matures 3 Jan 2026.
 RS = DealTerms("D-RS", "revenue_share", D(1000), date(2026, 1, 1), date(2026, 1, 3),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
-from aidnav.ledger.exact import q18
-from aidnav.ledger.stress import BookDay, DealDay, break_even_haircut, stress_deals
+from ledger.exact import q18
+from ledger.stress import BookDay, DealDay, break_even_haircut, stress_deals
 
 DAY = date(2026, 3, 31)
 # GPU deal: collateral 1,300 against 1,000, 31-60 days late (loss rate 0.25):

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from aidnav.replay import replay
+from modelling.replay import replay
 from tests.fixture_paths import WORKED_EXAMPLE_EXPECTED, WORKED_EXAMPLE_INPUT
 from tests.modelling.compare import compare_file, read_rows
 
@@ -67,7 +67,7 @@ def test_figure6_later_window_carries_from_inception(later_window):
 def test_incremental_rerun_of_a_window_changes_nothing(tmp_path):
     """The daily job's path: a warehouse built to 03-05, then a delete+insert rerun of
     02-10..03-05 on the same file; every row of the full window stays as expected."""
-    from aidnav.replay import export_marts, load_inputs, run_dbt
+    from modelling.replay import export_marts, load_inputs, run_dbt
 
     warehouse = tmp_path / "warehouse.duckdb"
     load_inputs(warehouse, WORKED_EXAMPLE_INPUT)

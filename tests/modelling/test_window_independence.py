@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aidnav.replay import MART_EXPORTS, ReplayError, load_inputs, run_dbt
+from modelling.replay import MART_EXPORTS, ReplayError, load_inputs, run_dbt
 from tests.fixture_paths import WORKED_EXAMPLE_INPUT
 
 INCEPTION, END = date(2026, 1, 25), date(2026, 3, 5)
@@ -130,7 +130,7 @@ def test_same_day_twice_by_vars_then_by_environment(full, tmp_path):
 def test_a_window_bound_that_is_not_a_date_is_refused(full, tmp_path, monkeypatch):
     from dbt.cli.main import dbtRunner
 
-    from aidnav.replay import dbt_build_args
+    from modelling.replay import dbt_build_args
 
     monkeypatch.setenv("AIDNAV_WAREHOUSE", str(copy_of(full[0], tmp_path)))
     monkeypatch.setenv("AIDNAV_END_DATE", "2026-3-5")
@@ -146,7 +146,7 @@ def test_docs_generate_catalogs_every_mart_with_its_contract_types(full, tmp_pat
 
     from dbt.cli.main import dbtRunner
 
-    from aidnav.replay import DBT_PROJECT_DIR
+    from modelling.replay import DBT_PROJECT_DIR
 
     monkeypatch.setenv("AIDNAV_WAREHOUSE", str(copy_of(full[0], tmp_path)))
     target = tmp_path / "docs"

@@ -15,7 +15,7 @@ from web3.logs import DISCARD
 from onchain.contracts_client import contract_at
 from onchain.deploy import call, deploy_contract
 from onchain.merkle import build_tree
-from onchain.publisher import PublishError, day_number, publish_nav, publish_rewards, reason_hash
+from publishing.publisher import PublishError, day_number, publish_nav, publish_rewards, reason_hash
 from onchain.signer import Signer, anvil_test_signer
 
 pytestmark = pytest.mark.chain

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from onchain.intents import IntentLedger, send_with_intent, settle
+from publishing.intents import IntentLedger, send_with_intent, settle
 from onchain.signer import anvil_test_signer
 from onchain.testing import local_anvil
 from onchain.transactions import prepare

@@ -23,7 +23,7 @@ from web3.exceptions import TransactionNotFound
 from onchain import anvil
 from onchain.contracts_client import contract_at
 from onchain.deploy import deploy_contract
-from onchain.publisher import PublishError, RpcUnavailable, publish_nav
+from publishing.publisher import PublishError, RpcUnavailable, publish_nav
 from onchain.signer import Signer, anvil_test_signer
 from onchain.testing import free_port, local_anvil
 
@@ -93,7 +93,7 @@ import sys
 from datetime import date
 from pathlib import Path
 from web3 import Web3
-from onchain.publisher import publish_nav
+from publishing.publisher import publish_nav
 from onchain.signer import anvil_test_signer
 w3 = Web3(Web3.HTTPProvider(sys.argv[1]))
 publish_nav(w3, anvil_test_signer(0), sys.argv[2], date(2026, 3, 1), {price}, {nav}, {supply},

@@ -10,7 +10,7 @@ from web3.contract import Contract
 
 from onchain.contracts_client import contract_at
 from onchain.deploy import call, deploy_contract
-from onchain.publisher import PublishError, day_number, publish_nav, publish_rewards
+from publishing.publisher import PublishError, day_number, publish_nav, publish_rewards
 from onchain.signer import Signer
 
 pytestmark = pytest.mark.chain

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from onchain.contracts_client import contract_at
 from onchain.deploy import call, deploy_contract
-from onchain.publisher import publish_nav
+from publishing.publisher import publish_nav
 from onchain.signer import Signer, SignerError, anvil_test_signer, load_signer
 
 # anvil's published test accounts #0 and #1 (from `anvil` start-up banner / Foundry docs)

@@ -17,7 +17,7 @@ INCEPTION, END = date(2026, 1, 25), date(2026, 3, 5)
 @pytest.fixture(scope="session")
 def example_loaded(tmp_path_factory) -> Path:
     """Inputs loaded into raw, no model built yet."""
-    from aidnav.replay import load_inputs
+    from modelling.replay import load_inputs
 
     warehouse = tmp_path_factory.mktemp("ops_loaded") / "warehouse.duckdb"
     load_inputs(warehouse, WORKED_EXAMPLE_INPUT)
@@ -27,7 +27,7 @@ def example_loaded(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def example_warehouse(example_loaded, tmp_path_factory) -> Path:
     """The worked example's 40 days of marts (one dbt run)."""
-    from aidnav.replay import run_dbt
+    from modelling.replay import run_dbt
 
     work = tmp_path_factory.mktemp("ops_built")
     warehouse = work / "warehouse.duckdb"

@@ -12,7 +12,7 @@ copied into two warehouses:
   dbt as AIDNAV_START_DATE / AIDNAV_END_DATE of the whole range;
 * B, the schedule's way: 90 one-day windows in order. One Dagster run per partition
   costs about 13 s here (a dbt subprocess per run), 20 minutes for 90, so B drives dbt
-  the way the asset does without Dagster around it: `aidnav.replay.run_dbt`, the same
+  the way the asset does without Dagster around it: `modelling.replay.run_dbt`, the same
   `dbt build` of every node with the window in the same two environment variables
   (`dbt_window_env`, what `dbt_build_invocation` hands the asset), in-process dbtRunner.
 
@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aidnav.replay import MART_EXPORTS, run_dbt
+from modelling.replay import MART_EXPORTS, run_dbt
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("backfill_90")]
 
@@ -61,8 +61,8 @@ def loaded(tmp_path_factory) -> Path:
     """The 90-day demo book with its chain played, ingested into raw; no model built."""
     from web3 import Web3
 
-    from aidnav.demo import drive_chain, generate_offchain, genesis_timestamp
-    from aidnav.replay import load_inputs
+    from demo import drive_chain, generate_offchain, genesis_timestamp
+    from modelling.replay import load_inputs
     from ingestion.chain.events import ingest_chain_events
     from ingestion.registry import load_registry
     from ingestion.warehouse import connect

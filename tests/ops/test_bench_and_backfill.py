@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from aidnav.bench import run_bench
-from aidnav.replay import MART_EXPORTS, run_dbt
+from demo.bench import run_bench
+from modelling.replay import MART_EXPORTS, run_dbt
 from tests.ops.conftest import INCEPTION, checkpoint
 
 BACKFILL_DAYS = 5  # one-day dbt runs cost ~3 s each here; 5 keep the folder fast

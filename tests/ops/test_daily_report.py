@@ -11,7 +11,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from aidnav.daily_report import bar_chart, line_chart, render_reports, Series
+from publishing.daily_report import bar_chart, line_chart, render_reports, Series
 from tests.fixture_paths import WORKED_EXAMPLE_EXPECTED
 from tests.ops.conftest import INCEPTION, END
 

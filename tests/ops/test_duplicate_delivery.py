@@ -10,17 +10,17 @@ from pathlib import Path
 
 import duckdb
 
-from aidnav.publication import (
+from publishing.publication import (
     build_nav_report,
     prepare_day,
     read_day,
     record_publication,
 )
-from aidnav.reports import report_hash
+from publishing.reports import report_hash
 from ingestion.load import ingest_landing
 from ingestion.registry import parse_registry
 from ingestion.warehouse import connect
-from onchain.publisher import PublishResult
+from publishing.publisher import PublishResult
 from tests.fixture_paths import WORKED_EXAMPLE_INPUT
 from tests.ops.conftest import END, INCEPTION, checkpoint
 
@@ -34,7 +34,7 @@ def _hashes(con: duckdb.DuckDBPyConnection, day: date) -> bytes:
 
 
 def test_same_content_under_a_new_name_is_no_restatement(example_warehouse, tmp_path):
-    from aidnav.replay import run_dbt
+    from modelling.replay import run_dbt
 
     data = tmp_path / "data"
     shutil.copytree(WORKED_EXAMPLE_INPUT / "landing", data / "landing")

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aidnav.exports import ExportError, export_marts, partition_path
+from publishing.exports import ExportError, export_marts, partition_path
 from tests.fixture_paths import WORKED_EXAMPLE_EXPECTED
 from tests.ops.conftest import INCEPTION
 

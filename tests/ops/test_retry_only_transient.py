@@ -65,7 +65,7 @@ def test_an_error_that_repeats_is_not_retried(work, kind):
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
     """A small demo book's data directory: registry and landing files, no chain."""
-    from aidnav.demo import generate_offchain
+    from demo import generate_offchain
 
     data = tmp_path_factory.mktemp("book") / "data"
     generate_offchain(data, date(2026, 11, 20), days=2, progress=False, scale=0.05)
@@ -188,7 +188,7 @@ def test_a_chain_that_stops_before_publication_is_named_with_its_url(tmp_path):
     failure names that node, whichever of the targets it was."""
     from web3 import Web3
 
-    from onchain.publisher import publish_nav
+    from publishing.publisher import publish_nav
     from onchain.signer import anvil_test_signer
 
     url = f"http://127.0.0.1:{free_port()}"

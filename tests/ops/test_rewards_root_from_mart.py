@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from aidnav.publication import PublishBlocked, prepare_day
+from publishing.publication import PublishBlocked, prepare_day
 from ingestion.warehouse import connect
 
 DAY = date(2026, 3, 4)

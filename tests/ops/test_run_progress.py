@@ -8,7 +8,7 @@ import time
 
 import dagster as dg
 
-from aidnav.cli import StepProgress
+from orchestration.runner import StepProgress
 
 
 @dg.op

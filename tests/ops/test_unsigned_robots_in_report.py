@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from aidnav.daily_report import render_reports
+from publishing.daily_report import render_reports
 
 DAY = date(2026, 2, 20)
 NOTE = "<h2>Unsigned robot deliveries</h2>"

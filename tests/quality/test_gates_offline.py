@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from aidnav.publication import PUBLICATIONS_DDL
+from publishing.publication import PUBLICATIONS_DDL
 from ingestion.warehouse import connect
 from quality.overrides import OverrideError, publish_config_from_run_config, resolve_override
-from quality.preflight import telemetry_collapse
+from publishing.preflight import telemetry_collapse
 from quality.reconcile import (
     nav_identity,
     reconcile_funding,

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from quality.preflight import LastPosted, preflight_nav
+from publishing.preflight import LastPosted, preflight_nav
 
 NOW = datetime(2026, 3, 4, 1, 0, tzinfo=timezone.utc)
 

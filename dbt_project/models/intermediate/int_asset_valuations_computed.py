@@ -1,12 +1,12 @@
 """Asset fair value per day (METHODOLOGY section 2), computed in exact decimals by
-aidnav.ledger.valuation. Every asset from the day it is observed to the window end."""
+ledger.valuation. Every asset from the day it is observed to the window end."""
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from aidnav.ledger.deals import days_between
-    from aidnav.ledger.tables import records, text_frame
-    from aidnav.ledger.valuation import (HEALTH_OFFLINE_STREAK_DAYS, Asset, MarketIndex,
+    from ledger.deals import days_between
+    from ledger.tables import records, text_frame
+    from ledger.valuation import (HEALTH_OFFLINE_STREAK_DAYS, Asset, MarketIndex,
                                          value_asset_days)
 
     days = [r["day"] for r in records(dbt.ref("int_calendar_days"))]

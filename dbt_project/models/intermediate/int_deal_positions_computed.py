@@ -1,13 +1,13 @@
 """Deal positions per day (METHODOLOGY section 3) in exact decimals by
-aidnav.ledger.deals: every deal walked from its funding day to the window end."""
+ledger.deals: every deal walked from its funding day to the window end."""
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     from decimal import Decimal
 
-    from aidnav.ledger.deals import DealTerms, InvoiceLine, position_deal
-    from aidnav.ledger.tables import records, text_frame
+    from ledger.deals import DealTerms, InvoiceLine, position_deal
+    from ledger.tables import records, text_frame
 
     days = [r["day"] for r in records(dbt.ref("int_calendar_days"))]
     params = records(dbt.ref("int_ledger_params"))[0]

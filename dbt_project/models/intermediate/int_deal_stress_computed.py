@@ -1,5 +1,5 @@
 """Each deal's position and the book's NAV under GPU market-price shocks (METHODOLOGY
-"Stress") in exact decimals by aidnav.ledger.stress."""
+"Stress") in exact decimals by ledger.stress."""
 
 
 def model(dbt, session):
@@ -7,8 +7,8 @@ def model(dbt, session):
     from datetime import date
     from decimal import Decimal
 
-    from aidnav.ledger.stress import BookDay, DealDay, stress_deals
-    from aidnav.ledger.tables import records, text_frame
+    from ledger.stress import BookDay, DealDay, stress_deals
+    from ledger.tables import records, text_frame
 
     def as_date(v):
         return v if isinstance(v, date) else date.fromisoformat(v)

@@ -1,5 +1,5 @@
 """NAV, fees payable, share price and APYs per day (METHODOLOGY section 4) in exact
-decimals by aidnav.ledger.nav, walked from inception to the window end."""
+decimals by ledger.nav, walked from inception to the window end."""
 
 
 def model(dbt, session):
@@ -8,8 +8,8 @@ def model(dbt, session):
     from datetime import date
     from decimal import Decimal
 
-    from aidnav.ledger.nav import NavInputs, compute_nav
-    from aidnav.ledger.tables import records, text_frame
+    from ledger.nav import NavInputs, compute_nav
+    from ledger.tables import records, text_frame
 
     def as_date(v):
         return v if isinstance(v, date) else date.fromisoformat(v)

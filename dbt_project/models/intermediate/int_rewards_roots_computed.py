@@ -6,7 +6,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     from datetime import date
 
-    from aidnav.ledger.tables import records, text_frame
+    from ledger.tables import records, text_frame
     from onchain.merkle import build_tree
 
     by_day: dict = {}

@@ -1,5 +1,5 @@
 """Staker rewards per account and day, and the day's budget and dust (METHODOLOGY
-section 5), in exact integers by aidnav.ledger.rewards, walked from inception."""
+section 5), in exact integers by ledger.rewards, walked from inception."""
 
 
 def model(dbt, session):
@@ -7,8 +7,8 @@ def model(dbt, session):
     from datetime import timezone
     from decimal import Decimal
 
-    from aidnav.ledger.rewards import TokenTransfer, compute_rewards
-    from aidnav.ledger.tables import records, text_frame
+    from ledger.rewards import TokenTransfer, compute_rewards
+    from ledger.tables import records, text_frame
 
     days = [r["day"] for r in records(dbt.ref("int_calendar_days"))]
     params = records(dbt.ref("int_ledger_params"))[0]

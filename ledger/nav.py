@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from aidnav.ledger.exact import ONE, ZERO, exact
+from ledger.exact import ONE, ZERO, exact
 
 DAYS_PER_YEAR = Decimal(365)
 # An APY is reported only below this: fct_nav_daily holds it as DECIMAL(38,18). A share

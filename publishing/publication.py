@@ -27,9 +27,9 @@ from typing import Any
 
 import duckdb
 
-from aidnav.reports import WrittenReport, code_version, write_report
-from onchain.publisher import EPOCH, day_number
-from quality.preflight import LastPosted
+from publishing.reports import WrittenReport, code_version, write_report
+from publishing.publisher import EPOCH, day_number
+from publishing.preflight import LastPosted
 
 log = logging.getLogger(__name__)
 
@@ -489,10 +489,10 @@ def publish_prepared(
     dry_run: bool = False, signer: Any = None,
 ) -> DayPublication:
     """Pre-flight against this chain, then post the prepared NAV and rewards root."""
-    from onchain.intents import default_intent_path
-    from onchain.publisher import publish_nav, publish_rewards
+    from publishing.intents import default_intent_path
+    from publishing.publisher import publish_nav, publish_rewards
     from onchain.signer import load_signer
-    from quality.preflight import preflight_nav
+    from publishing.preflight import preflight_nav
 
     day = prepared.day
     chain_id = int(w3.eth.chain_id)
@@ -632,7 +632,7 @@ def publish_days_to_targets(
     stay `pending`, the other chains still post, and the next run posts that chain's
     pending days first, in day order. A day no chain could take raises the first error.
     """
-    from onchain.publisher import RpcUnavailable
+    from publishing.publisher import RpcUnavailable
     from onchain.transactions import TRANSIENT_ERRORS
 
     targets = list(targets)

@@ -14,10 +14,10 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import numpy as np
 
-from aidnav.demo.book import DemoBook
-from aidnav.demo.invoices import latest_versions, revenue_on
-from aidnav.demo.keys import derive_test_key
-from aidnav.demo.registry import FEE_RECIPIENT_KEY, POOL_KEY, TREASURY_KEY
+from demo.book import DemoBook
+from demo.invoices import latest_versions, revenue_on
+from demo.keys import derive_test_key
+from demo.registry import FEE_RECIPIENT_KEY, POOL_KEY, TREASURY_KEY
 
 MINTER_KEY = "minter"
 CUSTODIAN_KEY = "tbill_custodian"

@@ -6,8 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from aidnav.demo.book import RESIDUAL_PCT, USEFUL_LIFE_DAYS, DemoBook
-from aidnav.demo.keys import derive_test_key
+from demo.book import RESIDUAL_PCT, USEFUL_LIFE_DAYS, DemoBook
+from demo.keys import derive_test_key
 
 CONTRACT_ROLES = ("usdc", "aid", "said", "gaib", "nav_oracle", "rewards_distributor")
 TREASURY_KEY = "treasury"

@@ -17,8 +17,8 @@ import numpy as np
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from aidnav.demo.book import MEM_TOTAL_MIB, DemoBook, Node
-from aidnav.demo.keys import derive_test_key
+from demo.book import MEM_TOTAL_MIB, DemoBook, Node
+from demo.keys import derive_test_key
 
 BILLABLE_UTIL_PCT = 20  # a GPU-hour with at least this utilisation is billed on demand
 

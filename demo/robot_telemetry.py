@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from aidnav.demo.book import DemoBook
+from demo.book import DemoBook
 
 REPORTS_PER_DAY = 3
 ERROR_CODES = (("E-207", "brush entangled"), ("E-118", "water tank low"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from aidnav.ledger.exact import ZERO, exact
+from ledger.exact import ZERO, exact
 
 DPD_TOLERANCE = Decimal("0.000001")
 DAYS_PER_YEAR = Decimal(365)

@@ -291,7 +291,7 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
     import duckdb
 
     from aidnav.config import Settings
-    from aidnav.demo_runner import prepare_book
+    from demo.prepare import prepare_book
     from onchain import anvil
     from onchain.testing import free_port
 

@@ -20,10 +20,10 @@ from eth_account import Account
 from tqdm import tqdm
 from web3 import Web3
 
-from aidnav.demo.book import DemoBook
-from aidnav.demo.chain_plan import MINTER_KEY, ScenarioPlan, Step, build_plan, genesis_timestamp
-from aidnav.demo.keys import derive_test_key
-from aidnav.demo.registry import CONFIRMATIONS
+from demo.book import DemoBook
+from demo.chain_plan import MINTER_KEY, ScenarioPlan, Step, build_plan, genesis_timestamp
+from demo.keys import derive_test_key
+from demo.registry import CONFIRMATIONS
 from onchain.build import load_artifact
 from onchain.signer import anvil_test_signer
 from onchain.transactions import send_transaction

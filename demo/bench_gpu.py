@@ -1,7 +1,7 @@
 """Benchmark GPU telemetry ingestion: one day of N GPUs at one sample a minute, in signed
 hourly batches per 8-GPU node, synthesised in a temporary folder and ingested.
 
-    python -m ingestion.bench_gpu --gpus 1000
+    python -m demo.bench_gpu --gpus 1000
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from aidnav.ledger.exact import ONE, ZERO, exact
+from ledger.exact import ONE, ZERO, exact
 
 HEALTH_OFFLINE_STREAK_DAYS = 7
 

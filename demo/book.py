@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
-from aidnav.demo.keys import derive_test_key
+from demo.keys import derive_test_key
 from ingestion.registry import Provider  # the registry row the demo writes
 
 USEFUL_LIFE_DAYS = 1825
@@ -207,7 +207,7 @@ class DemoBook:
 
 
 def fleet_key_name(fleet: str) -> str:
-    """The name of the TEST key that signs a robot fleet's files (`aidnav.demo.keys`)."""
+    """The name of the TEST key that signs a robot fleet's files (`demo.keys`)."""
     return f"fleet:{fleet}"
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from aidnav.demo.book import DEFAULT_CHAIN_ID, DemoBook, build_portfolio, fleet_key_name
-from aidnav.demo.files import write_if_changed
-from aidnav.demo.gpu_telemetry import render_batch, sign_batch, simulate_gpus
-from aidnav.demo.invoices import build_invoices, render_invoice_files
-from aidnav.demo.registry import render_addresses, render_registry
-from aidnav.demo.robot_telemetry import simulate_robots
+from demo.book import DEFAULT_CHAIN_ID, DemoBook, build_portfolio, fleet_key_name
+from demo.files import write_if_changed
+from demo.gpu_telemetry import render_batch, sign_batch, simulate_gpus
+from demo.invoices import build_invoices, render_invoice_files
+from demo.registry import render_addresses, render_registry
+from demo.robot_telemetry import simulate_robots
 
 
 def build_book(end_day: date, days: int = 30, seed: int = 7, sample_interval_s: int = 3600,

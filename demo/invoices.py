@@ -15,8 +15,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from aidnav.demo.book import MODEL_H100, DemoBook
-from aidnav.demo.gpu_telemetry import GpuSimulation
+from demo.book import MODEL_H100, DemoBook
+from demo.gpu_telemetry import GpuSimulation
 
 COLUMNS = ("invoice_id", "version", "provider_id", "deal_id", "customer_id", "issue_date", "due_date",
            "period_start", "period_end", "usage_hours", "amount_usd", "status", "paid_date")

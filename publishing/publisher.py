@@ -11,7 +11,7 @@ Every publication reads the chain first and decides:
   run that stopped before its receipt and whose intent this run settled).
 
 With `intent_path` every transaction is recorded in a durable intent ledger before it is
-broadcast (`onchain.intents`); a run that finds an open intent for the same post settles
+broadcast (`publishing.intents`); a run that finds an open intent for the same post settles
 it (waits for it, broadcasts the same bytes again, or replaces it with higher fees under
 the same nonce) instead of sending a second one.
 
@@ -37,7 +37,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from onchain.contracts_client import contract_at
-from onchain.intents import IntentLedger, TransactionPending, send_with_intent, settle
+from publishing.intents import IntentLedger, TransactionPending, send_with_intent, settle
 from onchain.transactions import TRANSIENT_ERRORS, TxSigner, with_retries
 
 log = logging.getLogger(__name__)

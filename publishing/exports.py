@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-from aidnav.replay import MART_EXPORTS
+from modelling.replay import MART_EXPORTS
 
 # The BI-facing marts (the one list, MART_EXPORTS; docs/DATA_CONTRACTS.md "Marts"), plus
 # the publisher's own day-keyed tables.

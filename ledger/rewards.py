@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from aidnav.ledger.exact import WEI, exact
+from ledger.exact import WEI, exact
 
 SECONDS_PER_DAY = 86400
 ZERO_ADDRESS = "0x" + "0" * 40

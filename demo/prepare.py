@@ -1,8 +1,6 @@
-"""`aidnav demo`: the whole path on the embedded default, from nothing to 30 posted days.
-
-Every step is idempotent, so running it again on the same data directory sends no new
-transaction and leaves the warehouse rows the same.
-"""
+"""Preparing the demo book: its files, its local chain, the contracts and the on-chain
+scenario, everything a daily run needs, no day run yet. Every step is idempotent, so a
+second preparation on the same data directory sends no new transaction."""
 
 from __future__ import annotations
 
@@ -10,39 +8,16 @@ import sys
 import time
 from datetime import date, timedelta
 
-from aidnav.config import Settings
+from aidnav.config import Settings, prepare_environment
 
 
-def _step(message: str, say=print) -> float:
+def step(message: str, say=print) -> float:
     say(f"==> {message}", flush=True)
     return time.monotonic()
 
 
-def _done(started: float, say=print) -> None:
+def done(started: float, say=print) -> None:
     say(f"    done in {time.monotonic() - started:.1f} s", flush=True)
-
-
-def run_demo(
-    settings: Settings, days: int, end_day: date, run_jobs: bool = True, scale: float = 1.0,
-    verbose: bool = False,
-) -> int:
-    from aidnav.cli import end_with_error, print_closing, print_summary, run_days
-    from aidnav.failures import check_data_dir
-
-    first_day = end_day - timedelta(days=days - 1)
-    check_data_dir(settings.data_dir)
-    prepare_book(settings, days, end_day, scale)
-    if not run_jobs:
-        return 0
-    day_list = [first_day + timedelta(days=i) for i in range(days)]
-    t = _step(f"daily_nav over the {days} days (one backfill run, each day published in order)")
-    outcome = run_days(day_list, settings, verbose=verbose)
-    print(f"    run {outcome['run_id']}: {'ok' if outcome['success'] else 'FAILED'}")
-    _done(t)
-    print()
-    print_summary(settings, day_list)
-    print_closing(settings, day_list, outcome)
-    return 0 if outcome["success"] else end_with_error(outcome["cause"])
 
 
 def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.0,
@@ -51,26 +26,25 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
     everything a daily run needs, no day run yet. Returns the contract addresses."""
     from web3 import Web3
 
-    from aidnav.cli import _prepare_env, _rpc_port
-    from aidnav.demo import drive_chain, generate_offchain, genesis_timestamp
+    from demo import drive_chain, generate_offchain, genesis_timestamp
     from onchain import anvil
     from onchain.deploy import ensure_deployed
     from onchain.signer import LOCAL_CHAIN_ID, anvil_test_signer
 
     say = print if progress else (lambda *args, **kwargs: None)
     bars = progress and sys.stderr.isatty()  # plain lines only, in a file or a pipe
-    _prepare_env(settings)
+    prepare_environment(settings)
     first_day = end_day - timedelta(days=days - 1)
 
-    t = _step(f"demo book for {first_day} .. {end_day} in {settings.data_dir}", say)
+    t = step(f"demo book for {first_day} .. {end_day} in {settings.data_dir}", say)
     book = generate_offchain(settings.data_dir, end_day=end_day, days=days, scale=scale,
                              sample_interval_s=sample_interval_s, progress=bars)
-    _done(t, say)
+    done(t, say)
 
-    t = _step(f"local chain at {settings.rpc_url}", say)
+    t = step(f"local chain at {settings.rpc_url}", say)
     status = anvil.start(
         settings.chain_dir / "anvil-state.json",
-        port=_rpc_port(settings),
+        port=settings.rpc_port,
         timestamp=genesis_timestamp(first_day),
         log_file=settings.chain_dir / "anvil.log",
     )
@@ -82,22 +56,22 @@ def prepare_book(settings: Settings, days: int, end_day: date, scale: float = 1.
         raise SystemExit(f"error: the demo drives only a local anvil chain ({LOCAL_CHAIN_ID}), "
                          f"not chain {chain_id} at {settings.rpc_url} — point AIDNAV_RPC_URL "
                          "at a local anvil")
-    _done(t, say)
+    done(t, say)
 
-    t = _step("contracts (deployed only where the chain lacks their code)", say)
+    t = step("contracts (deployed only where the chain lacks their code)", say)
     addresses = ensure_deployed(w3, anvil_test_signer(0), settings.registry_dir, chain_id)
     for role, address in sorted(addresses.items()):
         say(f"    {role:<20} {address}")
-    _done(t, say)
+    done(t, say)
 
-    t = _step("on-chain scenario: deposits, staking, funding, repayments, fees", say)
+    t = step("on-chain scenario: deposits, staking, funding, repayments, fees", say)
     result = drive_chain(w3, settings.data_dir, book, addresses, progress=bars)
     say(f"    {scenario_line(result)}")
-    _done(t, say)
+    done(t, say)
 
-    t = _step("GAIB incentive budget held by the rewards distributor", say)
+    t = step("GAIB incentive budget held by the rewards distributor", say)
     say(f"    {fund_rewards_budget(w3, settings, addresses, days)}")
-    _done(t, say)
+    done(t, say)
     prepare_further_chains(settings, w3, say)
     return addresses
 
@@ -152,7 +126,7 @@ def prepare_further_chains(settings: Settings, w3, say=print) -> None:
     further = anvil.further_local_targets(targets, settings.rpc_url)
     if not further:
         return
-    t = _step("further local chains of AIDNAV_CHAIN_TARGETS", say)
+    t = step("further local chains of AIDNAV_CHAIN_TARGETS", say)
     now = int(w3.eth.get_block("latest")["timestamp"])
     for status in anvil.start_further_targets(settings.chain_dir, targets, settings.rpc_url,
                                               timestamp=now):
@@ -163,4 +137,4 @@ def prepare_further_chains(settings: Settings, w3, say=print) -> None:
         deployed = ensure_deployed(other, anvil_test_signer(0), settings.registry_dir, chain_id)
         say(f"    chain {chain_id}: nav_oracle {deployed['nav_oracle']}, "
             f"rewards_distributor {deployed['rewards_distributor']}")
-    _done(t, say)
+    done(t, say)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from aidnav.ledger.exact import ONE, ZERO, exact
+from ledger.exact import ONE, ZERO, exact
 
 SHOCKS = (Decimal("0.10"), Decimal("0.30"), Decimal("0.50"))  # GPU market-price drops
 SHOCKED_ASSET_CLASS = "gpu"

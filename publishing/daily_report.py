@@ -1,6 +1,6 @@
 """The daily NAV report: one self-contained HTML page per day plus an index.
 
-`<out_dir>/<day>.html` shows the day's figures and charts (`aidnav/charts.py`: Vega-Lite,
+`<out_dir>/<day>.html` shows the day's figures and charts (`publishing/charts.py`: Vega-Lite,
 its scripts copied to `<out_dir>/vendor/`, so pages open offline): share price and NAV over
 time, backing ratio, yield by deal, collateral ratio of each deal against its minimum, GPU
 fleet uptime and utilisation by provider, robot operating hours by provider, rewards
@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from aidnav.charts import Series, bar_chart, line_chart, script_tags, vendor_scripts
+from publishing.charts import Series, bar_chart, line_chart, script_tags, vendor_scripts
 from quality.flags import unsigned_robot_deliveries
 
 WEI = Decimal(10) ** 18

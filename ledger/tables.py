@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from aidnav.ledger.exact import decimal_text, to_text
+from ledger.exact import decimal_text, to_text
 
 
 def records(relation: Any) -> list[dict[str, Any]]:
