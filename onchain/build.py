@@ -1,8 +1,9 @@
 """Compile the Vyper contracts offline and cache their ABI and bytecode.
 
 The cache lives in `onchain/build/` (git-ignored), one JSON file per contract inside a
-folder named after a hash of every contract source, the snekmate modules they import and
-the compiler version. A second call with unchanged inputs reads the JSON and compiles
+folder named after a hash of every source below `contracts/` (the deployable contracts and
+the modules they share, such as `admin_roles.vy`), the snekmate modules and the compiler
+version. A second call with unchanged inputs reads the JSON and compiles
 nothing; a changed source or compiler gets a new folder.
 """
 
@@ -50,7 +51,8 @@ def _compiler_version() -> str:
 
 
 def _source_files() -> list[Path]:
-    files = sorted(CONTRACTS_DIR.glob("*.vy"))
+    files = sorted(CONTRACTS_DIR.rglob("*.vy"))
+    files += sorted(CONTRACTS_DIR.rglob("*.vyi"))
     files += sorted(_snekmate_dir().rglob("*.vy"))
     files += sorted(_snekmate_dir().rglob("*.vyi"))
     return files

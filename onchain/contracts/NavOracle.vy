@@ -8,7 +8,8 @@
 
         Roles: `admin` (two-step transfer: `transferAdmin` then `acceptAdmin` by the new
         admin; sets the other roles, the move limit and overrides, unpauses),
-        `publisher` (posts), `guardian` (pauses).
+        `publisher` (posts), `guardian` (pauses). Admin, guardian and pause come from the
+        shared module `admin_roles` (also used by RewardsDistributor).
 
         Guardrails of `postNav`, each a revert with its reason:
         - "paused": the guardian paused posting;
@@ -19,6 +20,12 @@
         - "share price move too large": more than `maxMoveBps` (basis points of the last
           posted share price), unless the admin recorded an override for that day.
 """
+
+import admin_roles
+
+initializes: admin_roles
+
+exports: admin_roles.__interface__
 
 
 struct NavPoint:
@@ -48,29 +55,6 @@ event PublisherSet:
     publisher: indexed(address)
 
 
-event GuardianSet:
-    previous: indexed(address)
-    guardian: indexed(address)
-
-
-event AdminTransferStarted:
-    admin: indexed(address)
-    pendingAdmin: indexed(address)
-
-
-event AdminTransferred:
-    previous: indexed(address)
-    admin: indexed(address)
-
-
-event Paused:
-    by: indexed(address)
-
-
-event Unpaused:
-    by: indexed(address)
-
-
 event MaxMoveBpsSet:
     previous: uint256
     maxMoveBps: uint256
@@ -93,11 +77,7 @@ DECIMALS: constant(uint8) = 18
 VERSION: constant(uint256) = 2
 DESCRIPTION: constant(String[64]) = "aidnav sAID share price (AID per sAID)"
 
-admin: public(address)
-pendingAdmin: public(address)
 publisher: public(address)
-guardian: public(address)
-paused: public(bool)
 maxMoveBps: public(uint256)
 latestDay: public(uint256)
 _navs: HashMap[uint256, NavPoint]
@@ -108,80 +88,41 @@ _overrides: HashMap[uint256, Override]
 @payable
 def __init__(maxMoveBps_: uint256):
     """
-    @notice The deployer becomes admin, publisher and guardian; `maxMoveBps_` is the
-            largest share-price move (basis points) allowed from one posted day to the next.
+    @notice The deployer becomes admin, publisher and guardian.
+    @dev Logs AdminTransferred, PublisherSet, GuardianSet, MaxMoveBpsSet, in that order.
+    @param maxMoveBps_ The largest share-price move (basis points of the last posted
+           price) allowed from one posted day to the next; at most 10^6.
     """
     assert maxMoveBps_ <= MAX_FINITE_BPS, "move limit out of range"
-    self.admin = msg.sender
+    admin_roles.__init__()
     self.publisher = msg.sender
-    self.guardian = msg.sender
-    self.maxMoveBps = maxMoveBps_
-    log AdminTransferred(previous=empty(address), admin=msg.sender)
     log PublisherSet(previous=empty(address), publisher=msg.sender)
-    log GuardianSet(previous=empty(address), guardian=msg.sender)
+    admin_roles._set_guardian(msg.sender)
+    self.maxMoveBps = maxMoveBps_
     log MaxMoveBpsSet(previous=0, maxMoveBps=maxMoveBps_)
-
-
-@internal
-@view
-def _check_admin():
-    assert msg.sender == self.admin, "not admin"
-
-
-@external
-def transferAdmin(newAdmin: address):
-    """
-    @notice Step one of the admin transfer; `acceptAdmin` by `newAdmin` completes it.
-            The zero address cancels a pending transfer.
-    """
-    self._check_admin()
-    self.pendingAdmin = newAdmin
-    log AdminTransferStarted(admin=msg.sender, pendingAdmin=newAdmin)
-
-
-@external
-def acceptAdmin():
-    assert self.pendingAdmin != empty(address), "no pending admin"
-    assert msg.sender == self.pendingAdmin, "not pending admin"
-    previous: address = self.admin
-    self.admin = msg.sender
-    self.pendingAdmin = empty(address)
-    log AdminTransferred(previous=previous, admin=msg.sender)
 
 
 @external
 def setPublisher(publisher: address):
-    self._check_admin()
+    """
+    @notice Name the account that posts the daily NAV.
+    @dev Admin only.
+    @param publisher The new publisher.
+    """
+    admin_roles._check_admin()
     log PublisherSet(previous=self.publisher, publisher=publisher)
     self.publisher = publisher
 
 
 @external
-def setGuardian(guardian: address):
-    self._check_admin()
-    log GuardianSet(previous=self.guardian, guardian=guardian)
-    self.guardian = guardian
-
-
-@external
-def pause():
-    assert msg.sender == self.guardian, "not guardian"
-    assert not self.paused, "already paused"
-    self.paused = True
-    log Paused(by=msg.sender)
-
-
-@external
-def unpause():
-    self._check_admin()
-    assert self.paused, "not paused"
-    self.paused = False
-    log Unpaused(by=msg.sender)
-
-
-@external
 def setMaxMoveBps(maxMoveBps_: uint256):
-    self._check_admin()
+    """
+    @notice Set the largest share-price move allowed between consecutive posted days.
+    @dev Admin only; reverts "move limit out of range" above 10^6. Days with an
+         override keep their own limit.
+    @param maxMoveBps_ The limit in basis points of the last posted share price.
+    """
+    admin_roles._check_admin()
     assert maxMoveBps_ <= MAX_FINITE_BPS, "move limit out of range"
     log MaxMoveBpsSet(previous=self.maxMoveBps, maxMoveBps=maxMoveBps_)
     self.maxMoveBps = maxMoveBps_
@@ -190,11 +131,15 @@ def setMaxMoveBps(maxMoveBps_: uint256):
 @external
 def setOverride(day: uint256, maxMoveBps_: uint256, reasonHash: bytes32):
     """
-    @notice Record an audited override of the move limit for one day not yet posted:
-            `maxMoveBps_` replaces the limit for that day (max uint256: any move).
-            `reasonHash` is the hash of the written reason (required).
+    @notice Record an audited override of the move limit for one day not yet posted.
+    @dev Admin only; reverts "day already posted", "reason required", "move limit out
+         of range". A second call for the same day replaces the first.
+    @param day The day (days since 1970-01-01) the override applies to.
+    @param maxMoveBps_ The limit for that day in basis points; max uint256 lets any
+           move through.
+    @param reasonHash The hash of the written reason (required, not zero).
     """
-    self._check_admin()
+    admin_roles._check_admin()
     assert day > self.latestDay, "day already posted"
     assert reasonHash != empty(bytes32), "reason required"
     assert maxMoveBps_ <= MAX_FINITE_BPS or maxMoveBps_ == UNLIMITED, "move limit out of range"
@@ -206,7 +151,10 @@ def setOverride(day: uint256, maxMoveBps_: uint256, reasonHash: bytes32):
 @view
 def overrideOf(day: uint256) -> Override:
     """
-    @notice The override recorded for `day`; all zero (setAt == 0) when none was.
+    @notice The override recorded for a day.
+    @param day The day (days since 1970-01-01).
+    @return The override (maxMoveBps, reasonHash, setAt); all zero (setAt == 0) when none
+            was recorded.
     """
     return self._overrides[day]
 
@@ -222,7 +170,18 @@ def _allowed_move(day: uint256) -> uint256:
 
 @external
 def postNav(day: uint256, sharePrice: uint256, navUsd: uint256, aidSupply: uint256, reportHash: bytes32):
-    assert not self.paused, "paused"
+    """
+    @notice Post the figures of one ended UTC day; each day is posted once, in order.
+    @dev Publisher only. Reverts "paused", "not publisher", "day out of range",
+         "day not increasing", "day not ended", "share price zero", "share price out of
+         range", "share price move too large" (see the contract notice).
+    @param day The day (days since 1970-01-01); also the Chainlink round id.
+    @param sharePrice AID per sAID, 18 decimals.
+    @param navUsd The net asset value in USD, 18 decimals.
+    @param aidSupply The AID supply, 18 decimals.
+    @param reportHash The hash of the day's published report.
+    """
+    admin_roles._check_not_paused()
     assert msg.sender == self.publisher, "not publisher"
     assert day <= convert(max_value(uint80), uint256), "day out of range"
     assert day > self.latestDay, "day not increasing"
@@ -252,7 +211,10 @@ def postNav(day: uint256, sharePrice: uint256, navUsd: uint256, aidSupply: uint2
 @view
 def navOf(day: uint256) -> NavPoint:
     """
-    @notice The figures posted for `day`; all zero (postedAt == 0) when none were.
+    @notice The figures posted for a day.
+    @param day The day (days since 1970-01-01).
+    @return The point (sharePrice, navUsd, aidSupply, reportHash, postedAt); all zero
+            (postedAt == 0) when none was posted.
     """
     return self._navs[day]
 
@@ -260,18 +222,30 @@ def navOf(day: uint256) -> NavPoint:
 @external
 @view
 def decimals() -> uint8:
+    """
+    @notice AggregatorV3 view: the decimals of the answer.
+    @return 18.
+    """
     return DECIMALS
 
 
 @external
 @view
 def description() -> String[64]:
+    """
+    @notice AggregatorV3 view: what the feed prices.
+    @return "aidnav sAID share price (AID per sAID)".
+    """
     return DESCRIPTION
 
 
 @external
 @view
 def version() -> uint256:
+    """
+    @notice AggregatorV3 view: the version of this feed.
+    @return 2.
+    """
     return VERSION
 
 
@@ -287,12 +261,25 @@ def _round(day: uint256) -> (uint80, int256, uint256, uint256, uint80):
 @external
 @view
 def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
+    """
+    @notice AggregatorV3 view: the latest posted day.
+    @dev Reverts "no data" before any post.
+    @return roundId (the day), answer (share price), startedAt and updatedAt (both the
+            post's block time), answeredInRound (the day).
+    """
     return self._round(self.latestDay)
 
 
 @external
 @view
 def getRoundData(_roundId: uint80) -> (uint80, int256, uint256, uint256, uint80):
+    """
+    @notice AggregatorV3 view: the figures of one posted day.
+    @dev Reverts "no data" for a day not posted.
+    @param _roundId The day (days since 1970-01-01).
+    @return roundId (the day), answer (share price), startedAt and updatedAt (both the
+            post's block time), answeredInRound (the day).
+    """
     return self._round(convert(_roundId, uint256))
 
 
@@ -300,7 +287,9 @@ def getRoundData(_roundId: uint80) -> (uint80, int256, uint256, uint256, uint80)
 @view
 def latestAnswer() -> int256:
     """
-    @notice AggregatorV2 view: the latest share price (reverts "no data" before any post).
+    @notice AggregatorV2 view: the latest share price.
+    @dev Reverts "no data" before any post.
+    @return The share price of the latest posted day, 18 decimals.
     """
     return self._round(self.latestDay)[1]
 
@@ -308,10 +297,19 @@ def latestAnswer() -> int256:
 @external
 @view
 def latestTimestamp() -> uint256:
+    """
+    @notice AggregatorV2 view: when the latest day was posted.
+    @dev Reverts "no data" before any post.
+    @return The block time of the latest post.
+    """
     return self._round(self.latestDay)[3]
 
 
 @external
 @view
 def latestRound() -> uint256:
+    """
+    @notice AggregatorV2 view: the latest round id.
+    @return The latest posted day; 0 before any post.
+    """
     return self.latestDay

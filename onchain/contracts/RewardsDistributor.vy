@@ -14,7 +14,8 @@
         stays claimable).
 
         Roles: `admin` (two-step transfer; sets updater, guardian, timelock; unpauses),
-        `updater` (proposes), `guardian` (revokes a pending root, pauses).
+        `updater` (proposes), `guardian` (revokes a pending root, pauses). Admin, guardian
+        and pause come from the shared module `admin_roles` (also used by NavOracle).
         Reverts: "not admin", "not updater", "not guardian", "not pending admin",
         "no pending admin", "paused", "epoch not increasing", "no pending root",
         "timelock not passed", "no accepted root", "invalid proof", "timelock too long".
@@ -22,6 +23,12 @@
 
 from ethereum.ercs import IERC20
 from snekmate.utils import merkle_proof_verification as mpv
+
+import admin_roles
+
+initializes: admin_roles
+
+exports: admin_roles.__interface__
 
 
 struct EpochRecord:
@@ -75,43 +82,16 @@ event UpdaterSet:
     updater: indexed(address)
 
 
-event GuardianSet:
-    previous: indexed(address)
-    guardian: indexed(address)
-
-
 event TimelockSet:
     previous: uint256
     timelock: uint256
-
-
-event AdminTransferStarted:
-    admin: indexed(address)
-    pendingAdmin: indexed(address)
-
-
-event AdminTransferred:
-    previous: indexed(address)
-    admin: indexed(address)
-
-
-event Paused:
-    by: indexed(address)
-
-
-event Unpaused:
-    by: indexed(address)
 
 
 MAX_PROOF: constant(uint256) = 64
 MAX_TIMELOCK: constant(uint256) = 30 * 86400
 
 token: public(immutable(IERC20))
-admin: public(address)
-pendingAdmin: public(address)
 updater: public(address)
-guardian: public(address)
-paused: public(bool)
 timelock: public(uint256)
 # the accepted root that claims use
 currentEpoch: public(uint256)
@@ -126,87 +106,46 @@ _epochs: HashMap[uint256, EpochRecord]
 @payable
 def __init__(token_: IERC20, timelock_: uint256):
     """
-    @notice The deployer becomes admin, updater and guardian; `timelock_` is the number
-            of seconds between a proposal and the moment it can be accepted.
+    @notice The deployer becomes admin, updater and guardian.
+    @dev Logs AdminTransferred, UpdaterSet, GuardianSet, TimelockSet, in that order.
+    @param token_ The GAIB token the distributor pays out.
+    @param timelock_ Seconds between a proposal and the moment it can be accepted;
+           at most 30 days.
     """
     assert timelock_ <= MAX_TIMELOCK, "timelock too long"
     token = token_
-    self.admin = msg.sender
+    admin_roles.__init__()
     self.updater = msg.sender
-    self.guardian = msg.sender
-    self.timelock = timelock_
-    log AdminTransferred(previous=empty(address), admin=msg.sender)
     log UpdaterSet(previous=empty(address), updater=msg.sender)
-    log GuardianSet(previous=empty(address), guardian=msg.sender)
+    admin_roles._set_guardian(msg.sender)
+    self.timelock = timelock_
     log TimelockSet(previous=0, timelock=timelock_)
-
-
-@internal
-@view
-def _check_admin():
-    assert msg.sender == self.admin, "not admin"
-
-
-@external
-def transferAdmin(newAdmin: address):
-    """
-    @notice Step one of the admin transfer; `acceptAdmin` by `newAdmin` completes it.
-            The zero address cancels a pending transfer.
-    """
-    self._check_admin()
-    self.pendingAdmin = newAdmin
-    log AdminTransferStarted(admin=msg.sender, pendingAdmin=newAdmin)
-
-
-@external
-def acceptAdmin():
-    assert self.pendingAdmin != empty(address), "no pending admin"
-    assert msg.sender == self.pendingAdmin, "not pending admin"
-    previous: address = self.admin
-    self.admin = msg.sender
-    self.pendingAdmin = empty(address)
-    log AdminTransferred(previous=previous, admin=msg.sender)
 
 
 @external
 def setUpdater(updater: address):
-    self._check_admin()
+    """
+    @notice Name the account that proposes rewards roots.
+    @dev Admin only.
+    @param updater The new updater.
+    """
+    admin_roles._check_admin()
     log UpdaterSet(previous=self.updater, updater=updater)
     self.updater = updater
 
 
 @external
-def setGuardian(guardian: address):
-    self._check_admin()
-    log GuardianSet(previous=self.guardian, guardian=guardian)
-    self.guardian = guardian
-
-
-@external
 def setTimelock(timelock_: uint256):
     """
-    @notice Applies to later proposals; a pending root keeps its `validAt`.
+    @notice Set the delay between a proposal and its acceptance.
+    @dev Admin only; reverts "timelock too long" above 30 days. Applies to later
+         proposals; a pending root keeps its `validAt`.
+    @param timelock_ The delay in seconds (0: a proposal is accepted at once).
     """
-    self._check_admin()
+    admin_roles._check_admin()
     assert timelock_ <= MAX_TIMELOCK, "timelock too long"
     log TimelockSet(previous=self.timelock, timelock=timelock_)
     self.timelock = timelock_
-
-
-@external
-def pause():
-    assert msg.sender == self.guardian, "not guardian"
-    assert not self.paused, "already paused"
-    self.paused = True
-    log Paused(by=msg.sender)
-
-
-@external
-def unpause():
-    self._check_admin()
-    assert self.paused, "not paused"
-    self.paused = False
-    log Unpaused(by=msg.sender)
 
 
 @internal
@@ -223,10 +162,16 @@ def _accept():
 @external
 def proposeRoot(epoch: uint256, root: bytes32, total: uint256, reportHash: bytes32):
     """
-    @notice Propose the cumulative root of `epoch`; it replaces a pending root of an
+    @notice Propose the cumulative root of an epoch; it replaces a pending root of an
             earlier epoch. Accepted at once when the timelock is 0.
+    @dev Updater only. Reverts "paused", "not updater", "epoch not increasing" (the
+         epoch must be after the accepted one and after any pending one).
+    @param epoch The epoch (day number) the root closes.
+    @param root The Merkle root of (account, cumulative GAIB) leaves.
+    @param total The sum of the cumulative amounts under the root.
+    @param reportHash The hash of the published rewards report.
     """
-    assert not self.paused, "paused"
+    admin_roles._check_not_paused()
     assert msg.sender == self.updater, "not updater"
     assert epoch > self.currentEpoch, "epoch not increasing"
     if self._pending.validAt != 0:
@@ -250,9 +195,10 @@ def proposeRoot(epoch: uint256, root: bytes32, total: uint256, reportHash: bytes
 @external
 def acceptRoot():
     """
-    @notice Anyone may accept the pending root once its timelock has passed.
+    @notice Make the pending root the one claims use, once its timelock has passed.
+    @dev Anyone may call. Reverts "paused", "no pending root", "timelock not passed".
     """
-    assert not self.paused, "paused"
+    admin_roles._check_not_paused()
     assert self._pending.validAt != 0, "no pending root"
     assert block.timestamp >= self._pending.validAt, "timelock not passed"
     self._accept()
@@ -260,7 +206,13 @@ def acceptRoot():
 
 @external
 def revokePendingRoot():
-    assert msg.sender == self.guardian or msg.sender == self.admin, "not guardian"
+    """
+    @notice Drop the pending root before it is accepted; its epoch is marked revoked
+            and may be proposed again.
+    @dev Guardian or admin; reverts "not guardian" for anyone else, "no pending root"
+         when none is pending. Allowed while paused.
+    """
+    assert msg.sender == admin_roles.guardian or msg.sender == admin_roles.admin, "not guardian"
     pending: PendingRoot = self._pending
     assert pending.validAt != 0, "no pending root"
     self._epochs[pending.epoch].revoked = True
@@ -272,7 +224,9 @@ def revokePendingRoot():
 @view
 def pendingRoot() -> PendingRoot:
     """
-    @notice The root waiting for its timelock; all zero (validAt == 0) when none is.
+    @notice The root waiting for its timelock.
+    @return The pending root (epoch, root, total, reportHash, validAt); all zero
+            (validAt == 0) when none is pending.
     """
     return self._pending
 
@@ -281,8 +235,10 @@ def pendingRoot() -> PendingRoot:
 @view
 def epochOf(epoch: uint256) -> EpochRecord:
     """
-    @notice The root proposed for `epoch` and what became of it (accepted, revoked);
-            all zero (proposedAt == 0) when none was proposed.
+    @notice The root proposed for an epoch and what became of it.
+    @param epoch The epoch (day number).
+    @return The record (root, total, reportHash, proposedAt, validAt, acceptedAt,
+            revoked); all zero (proposedAt == 0) when none was proposed.
     """
     return self._epochs[epoch]
 
@@ -290,9 +246,17 @@ def epochOf(epoch: uint256) -> EpochRecord:
 @external
 def claim(account: address, cumulative: uint256, proof: DynArray[bytes32, MAX_PROOF]) -> uint256:
     """
-    @notice Pays `account` what it is owed under the accepted root; returns the amount paid.
+    @notice Pay an account what it is owed under the accepted root. Anyone may call;
+            the GAIB always goes to `account`.
+    @dev Reverts "paused", "no accepted root", "invalid proof". Pays `cumulative -
+         claimed[account]`, at most the distributor's balance; pays 0 without reverting
+         when nothing is owed.
+    @param account The account in the leaf, which receives the payment.
+    @param cumulative The account's cumulative GAIB in the leaf.
+    @param proof The Merkle proof of the leaf under the accepted root.
+    @return The amount paid.
     """
-    assert not self.paused, "paused"
+    admin_roles._check_not_paused()
     assert self.currentEpoch != 0, "no accepted root"
     leaf: bytes32 = keccak256(keccak256(abi_encode(account, cumulative)))
     assert mpv._verify(proof, self.currentRoot, leaf), "invalid proof"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 from onchain import build
@@ -52,4 +53,16 @@ def test_second_build_reads_the_cache(tmp_path) -> None:
 def test_cache_key_covers_the_compiler_version(monkeypatch) -> None:
     key = build.source_hash()
     monkeypatch.setattr(build, "_compiler_version", lambda: "0.0.0-other")
+    assert build.source_hash() != key
+
+
+def test_cache_key_covers_the_shared_admin_module(tmp_path, monkeypatch) -> None:
+    """A change to the module NavOracle and RewardsDistributor share (and to nothing
+    else) gives a new cache folder, so the demo deploys the new bytecode."""
+    contracts = tmp_path / "contracts"
+    shutil.copytree(build.CONTRACTS_DIR, contracts)
+    monkeypatch.setattr(build, "CONTRACTS_DIR", contracts)
+    key = build.source_hash()
+    module = contracts / "admin_roles.vy"
+    module.write_text(module.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     assert build.source_hash() != key
