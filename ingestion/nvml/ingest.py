@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
@@ -28,9 +28,10 @@ from ingestion.bounds import (FILE_MAX_BYTES, GPU_NUMERIC, LINE_MAX_BYTES, SIG_M
                               TS_AFTER_DELIVERY_DAY_MAX, bound_text, sql_number)
 from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
 from ingestion.compression import delivery_stem
-from ingestion.landing import (FileRefused, Landing, Refusal, Rejection, content_refusal_marker,
-                               delivery_content, drop_long_lines, is_telemetry_delivery, ledger,
-                               quarantine, record_files, refuse_files, sha256_hex)
+from ingestion.landing import (FileRefused, Landing, LandingFile, Refusal, Rejection,
+                               content_refusal_marker, delivery_content, drop_long_lines,
+                               is_telemetry_delivery, ledger, quarantine, record_files,
+                               refuse_files, sha256_hex)
 from ingestion.nvml.signature import MISSING_SIGNATURE, BatchVerdict, verify_batch
 from ingestion.registry import Registry
 from ingestion.sql_checks import RECORD_SQL, Check, code_sql, field_sql, reason_sql
@@ -144,7 +145,8 @@ def ts_limit(folder: str, now: datetime) -> tuple[datetime, str] | None:
 def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
                          registry: Registry, dates: Iterable[date] | None = None,
                          chunk_bytes: int = CHUNK_BYTES, now: datetime | None = None,
-                         max_file_bytes: int | None = None) -> IngestStats:
+                         max_file_bytes: int | None = None,
+                         files: Sequence[LandingFile] | None = None) -> IngestStats:
     """Ingest the GPU telemetry batches under `landing_dir` (all delivery dates, or only
     `dates`). Batches already in the file ledger with the same sha256 are skipped.
 
@@ -153,12 +155,15 @@ def ingest_gpu_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Path
     whatever the backfill, and an interrupted run resumes after the last committed chunk.
 
     `now` is the run's clock (samples dated after it are quarantined); `max_file_bytes`
-    replaces the size limit of ingestion.bounds (tests)."""
+    replaces the size limit of ingestion.bounds (tests); `files` (deliveries and their
+    .sig, as `Landing.list` gives them) replaces the listing of the zone: one (node, day)
+    partition's share of a run that is split across workers."""
     t0 = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     max_bytes = FILE_MAX_BYTES[SOURCE] if max_file_bytes is None else max_file_bytes
     landing = Landing(landing_dir)
-    files = landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
+    if files is None:
+        files = landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0)
     all_paths = {f.path for f in files}
     batches = [f for f in files if is_telemetry_delivery(f)]
     seen = ledger(con, SOURCE)

@@ -1,0 +1,96 @@
+"""The telemetry lake: one Parquet file (zstd) of verified, validated, deduplicated GPU
+samples per sample day and node, `<root>/day=YYYY-MM-DD/node=<node_id>/samples.parquet`,
+under a root that is a local path or an fsspec URL (`s3://bucket/lake` through s3fs).
+
+A partition is replaced whole (written beside it, then moved over it), so a reader sees
+the old file or the new one. The node of a sample is the node its GPU is registered to,
+so every copy of a (GPU, ts) sample lands in one partition whatever batch delivered it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from aidnav.config import load_settings
+
+LAKE_URL_ENV = "AIDNAV_LAKE_URL"
+PARTITION_FILE = "samples.parquet"
+COMPRESSION = "zstd"
+
+# the columns of a valid sample, as ingestion.nvml.ingest loads them (raw.gpu_samples)
+SAMPLE_SCHEMA = pa.schema([
+    ("source_file", pa.string()), ("line", pa.int32()), ("batch_id", pa.string()),
+    ("node_id", pa.string()), ("gpu_uuid", pa.string()), ("ts", pa.timestamp("us", tz="UTC")),
+    ("gpu_util_pct", pa.float64()), ("mem_util_pct", pa.float64()),
+    ("mem_used_mib", pa.float64()), ("power_w", pa.float64()),
+    ("energy_mj", pa.decimal128(38, 6)), ("temp_c", pa.float64()),
+    ("sm_clock_mhz", pa.float64()), ("xid_errors", pa.int32()),
+    ("ecc_dbe_count", pa.int32()), ("serial", pa.string()), ("pci_bus_id", pa.string()),
+])
+
+
+def lake_url() -> str:
+    """`AIDNAV_LAKE_URL`, else `<data dir>/lake` (the data dir as aidnav.config reads it)."""
+    return os.getenv(LAKE_URL_ENV) or str(load_settings().data_dir / "lake")
+
+
+class Lake:
+    """A lake root, local path or fsspec URL."""
+
+    def __init__(self, root: str | Path):
+        self.url = str(root)
+        self.fs, path = fsspec.core.url_to_fs(self.url)
+        self.root = path.rstrip("/")
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    def partition_path(self, node_id: str, day: date) -> str:
+        return f"{self.root}/day={day.isoformat()}/node={node_id}/{PARTITION_FILE}"
+
+    def read(self, node_id: str, day: date) -> pa.Table | None:
+        """The partition's samples, or None when it has none yet."""
+        path = self.partition_path(node_id, day)
+        if not self.fs.exists(path):
+            return None
+        with self.fs.open(path, "rb") as fh:
+            return pq.read_table(fh).cast(SAMPLE_SCHEMA)
+
+    def write(self, node_id: str, day: date, samples: pa.Table) -> None:
+        """Replace the partition with `samples` (SAMPLE_SCHEMA, in the order given)."""
+        path = self.partition_path(node_id, day)
+        buf = pa.BufferOutputStream()
+        pq.write_table(samples.cast(SAMPLE_SCHEMA), buf, compression=COMPRESSION)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        self.fs.pipe_file(tmp, buf.getvalue().to_pybytes())
+        self.fs.mv(tmp, path)
+
+    def partitions(self) -> list[tuple[str, date]]:
+        """(node_id, day) of every partition, sorted by day then node."""
+        out = []
+        for p in self.fs.glob(f"{self.root}/day=*/node=*/{PARTITION_FILE}"):
+            day_dir, node_dir = p.rstrip("/").split("/")[-3:-1]
+            out.append((node_dir.removeprefix("node="),
+                        date.fromisoformat(day_dir.removeprefix("day="))))
+        return sorted(out, key=lambda k: (k[1], k[0]))
+
+    def parquet_glob(self, con: duckdb.DuckDBPyConnection | None = None) -> str:
+        """The glob of every partition file, as DuckDB's read_parquet opens it (a remote
+        root through the fsspec filesystem, registered on `con`)."""
+        glob = f"{self.root}/day=*/node=*/{PARTITION_FILE}"
+        if self.is_local:
+            return glob
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        if con is not None and not con.filesystem_is_registered(protocol):
+            con.register_filesystem(self.fs)
+        return self.fs.unstrip_protocol(glob)

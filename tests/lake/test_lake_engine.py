@@ -1,0 +1,141 @@
+"""The telemetry lake on dask's in-process scheduler: the daily figures by hand, duplicates
+across deliveries, late deliveries, the partition layout, an unreachable scheduler."""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import date
+from decimal import Decimal
+
+import pyarrow.parquet as pq
+import pytest
+
+from ingestion.lake.engine import SchedulerUnreachable, run_gpu_telemetry
+from ingestion.lake.lake import Lake, lake_url
+from tests.lake.lake_fixtures import (NOW, REGISTRY, gpu, lake_files, ledger_of, sample,
+                                      write_batch)
+
+DAY = date(2026, 3, 1)
+
+
+def _run(landing, lake, seen=None, **kw):
+    return run_gpu_telemetry(landing, lake, REGISTRY, seen or {}, now=NOW, scheduler="", **kw)
+
+
+def _daily(run) -> dict[tuple[date, str], dict]:
+    return {(r["day"], r["asset_id"]): r for r in run.daily.to_pylist()}
+
+
+def test_daily_figures_by_hand(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    # GPU 0, one minute apart: +60,000 mJ in 60 s (1,000 W: counts), a fall to 1,000 (a
+    # counter reset: 0), +200,000,000 mJ in 60 s (3,333 kW, over the 2,000 W bound, whose
+    # most is 2,000 x 1,000 x 60 = 120,000,000 mJ: 0), then +30,000 mJ (500 W: counts)
+    write_batch(landing, "2026-03-01", 0, "b1", [
+        sample("2026-03-01T10:00:00Z", 0, 5_000_000, util=10),
+        sample("2026-03-01T10:01:00Z", 0, 5_060_000, util=20),
+        sample("2026-03-01T10:02:00Z", 0, 1_000, util=30),
+        # the same instant as 10:03Z, written with another offset
+        sample("2026-03-01T11:03:00+01:00", 0, 200_001_000, util=40),
+        sample("2026-03-01T10:04:00Z", 0, 200_031_000, util=50),
+        # 23:30 at UTC-1 is 00:30 UTC on March 2: the next day's partition
+        sample("2026-03-01T23:30:00-01:00", 0, 200_091_000, util=70),
+    ])
+    run = _run(landing, lake)
+    assert run.stats.rows_loaded == 6 and run.stats.rows_quarantined == 0
+    daily = _daily(run)
+    d1 = daily[(DAY, gpu(0))]
+    assert d1["valid_samples"] == 5
+    assert d1["util_sum"] == Decimal(10 + 20 + 30 + 40 + 50)
+    assert d1["energy_in_day_mj"] == Decimal(60_000 + 0 + 0 + 30_000)
+    assert d1["first_energy_mj"] == Decimal(5_000_000)
+    assert d1["last_energy_mj"] == Decimal(200_031_000)
+    assert d1["node_id"] == "node-0000"
+    d2 = daily[(date(2026, 3, 2), gpu(0))]
+    assert (d2["valid_samples"], d2["energy_in_day_mj"]) == (1, Decimal(0))
+    assert run.partitions == (("node-0000", DAY), ("node-0000", date(2026, 3, 2)))
+    files = sorted(lake_files(lake))
+    assert files == ["day=2026-03-01/node=node-0000/samples.parquet",
+                     "day=2026-03-02/node=node-0000/samples.parquet"]
+    meta = pq.ParquetFile(lake / files[0]).metadata
+    assert meta.num_rows == 5
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_duplicates_across_deliveries_count_once(tmp_path):
+    landing = tmp_path / "landing"
+    a = [sample(f"2026-03-01T10:0{m}:00Z", 1, 1_000_000 + m * 10_000, util=10) for m in range(3)]
+    # a second delivery repeats minutes 1 and 2 (another utilisation: the first copy by
+    # file path wins) and adds minute 3
+    b = [sample(f"2026-03-01T10:0{m}:00Z", 1, 1_000_000 + m * 10_000, util=90)
+         for m in range(1, 4)]
+    write_batch(landing, "2026-03-01", 0, "a", a)
+    write_batch(landing, "2026-03-02", 0, "b", b)
+    together = _daily(_run(landing, tmp_path / "lake1"))[(DAY, gpu(1))]
+    assert together["valid_samples"] == 4
+    assert together["util_sum"] == Decimal(10 + 10 + 10 + 90)
+    assert together["energy_in_day_mj"] == Decimal(30_000)
+
+    # the same deliveries in two runs: the second merges into the partition the first wrote
+    only_a = tmp_path / "landing_a"
+    write_batch(only_a, "2026-03-01", 0, "a", a)
+    first = _run(only_a, tmp_path / "lake2")
+    assert _daily(first)[(DAY, gpu(1))]["valid_samples"] == 3
+    write_batch(only_a, "2026-03-02", 0, "b", b)
+    second = _run(only_a, tmp_path / "lake2", seen=ledger_of(first))
+    assert second.stats.files_read == 1 and second.stats.files_skipped == 1
+    assert _daily(second)[(DAY, gpu(1))] == together
+    assert Lake(tmp_path / "lake2").read("node-0000", DAY).num_rows == 4
+    assert (Lake(tmp_path / "lake2").read("node-0000", DAY)
+            == Lake(tmp_path / "lake1").read("node-0000", DAY))
+
+
+def test_late_delivery_rewrites_only_its_partition(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for node in (0, 1):
+        for day in ("2026-03-01", "2026-03-02"):
+            write_batch(landing, day, node, f"n{node}-{day}", [
+                sample(f"{day}T0{h}:00:00Z", node * 8 + g, 1_000_000 + h * 60_000)
+                for h in range(3) for g in range(8)])
+    first = _run(landing, lake)
+    assert len(first.partitions) == 4
+    before = lake_files(lake)
+    time.sleep(0.01)
+    # node-0001's March 1 samples gain one, delivered on March 3
+    write_batch(landing, "2026-03-03", 1, "late", [sample("2026-03-01T01:30:00Z", 9, 1_030_000)])
+    late = _run(landing, lake, seen=ledger_of(first))
+    assert late.stats.files_read == 1 and late.stats.files_skipped == 4
+    assert late.partitions == (("node-0001", DAY),)
+    assert {r["asset_id"] for r in late.daily.to_pylist()} == {gpu(i) for i in range(8, 16)}
+    assert _daily(late)[(DAY, gpu(9))]["valid_samples"] == 4
+    after = lake_files(lake)
+    touched = "day=2026-03-01/node=node-0001/samples.parquet"
+    assert set(after) == set(before)
+    assert after[touched] != before[touched]
+    assert {k: v for k, v in after.items() if k != touched} == \
+        {k: v for k, v in before.items() if k != touched}
+
+
+def test_lake_root_defaults_to_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("AIDNAV_LAKE_URL", raising=False)
+    monkeypatch.setenv("AIDNAV_DATA_DIR", str(tmp_path / "data"))
+    assert lake_url() == str((tmp_path / "data" / "lake").resolve())
+    monkeypatch.setenv("AIDNAV_LAKE_URL", "s3://bucket/lake")
+    assert lake_url() == "s3://bucket/lake"
+
+
+def test_unreachable_scheduler_is_one_line_naming_it(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    write_batch(landing, "2026-03-01", 0, "b", [sample("2026-03-01T10:00:00Z", 0, 1)])
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    monkeypatch.setenv("AIDNAV_DASK_SCHEDULER", address)
+    t0 = time.monotonic()
+    with pytest.raises(SchedulerUnreachable) as e:
+        run_gpu_telemetry(landing, tmp_path / "lake", REGISTRY, {}, now=NOW)
+    assert time.monotonic() - t0 < 15
+    assert address in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "lake").exists()
