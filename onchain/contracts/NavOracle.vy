@@ -77,8 +77,12 @@ DECIMALS: constant(uint8) = 18
 VERSION: constant(uint256) = 2
 DESCRIPTION: constant(String[64]) = "aidnav sAID share price (AID per sAID)"
 
+# public getters (Vyper has no NatSpec on state variables):
+# the account that posts (`postNav`)
 publisher: public(address)
+# the largest share-price move between posted days, basis points of the last price
 maxMoveBps: public(uint256)
+# the last posted day (days since 1970-01-01); 0 before any post
 latestDay: public(uint256)
 _navs: HashMap[uint256, NavPoint]
 _overrides: HashMap[uint256, Override]

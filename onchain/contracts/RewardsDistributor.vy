@@ -90,13 +90,18 @@ event TimelockSet:
 MAX_PROOF: constant(uint256) = 64
 MAX_TIMELOCK: constant(uint256) = 30 * 86400
 
+# public getters (Vyper has no NatSpec on state variables):
+# the GAIB token paid out
 token: public(immutable(IERC20))
+# the account that proposes roots (`proposeRoot`)
 updater: public(address)
+# seconds between a proposal and its acceptance
 timelock: public(uint256)
 # the accepted root that claims use
 currentEpoch: public(uint256)
 currentRoot: public(bytes32)
 currentTotal: public(uint256)
+# GAIB paid so far to each account
 claimed: public(HashMap[address, uint256])
 _pending: PendingRoot
 _epochs: HashMap[uint256, EpochRecord]

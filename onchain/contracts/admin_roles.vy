@@ -45,9 +45,14 @@ event Unpaused:
     by: indexed(address)
 
 
+# public getters (Vyper has no NatSpec on state variables):
+# the account with every admin right
 admin: public(address)
+# the account named by `transferAdmin`, not yet accepted; zero when none
 pendingAdmin: public(address)
+# the account that may pause
 guardian: public(address)
+# True while the contract's own work is stopped
 paused: public(bool)
 
 
