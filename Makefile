@@ -10,11 +10,12 @@ export AIDNAV_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help install demo test test-generated ui docs chain-up chain-down bench clean
+.PHONY: help install demo test test-slow test-generated ui docs chain-up chain-down bench clean
 
 help:
 	@echo "make demo     set everything up, start the local chain, run the daily job for the last 30 days"
-	@echo "make test     run the whole test suite"
+	@echo "make test     the test suite (what CI runs first; under 20 min on 2 cores)"
+	@echo "make test-slow       the end-to-end stories on anvil (restatements, two chains, blocking checks, 90-day backfill)"
 	@echo "make test-generated  the property tests on more seeded generated books"
 	@echo "make install  environment only (.venv with uv, anvil from npm, dbt manifest)"
 	@echo "make ui       the Dagster UI on the same data directory ($(AIDNAV_DATA_DIR)); PORT=N for another port than 3000"
@@ -41,7 +42,10 @@ demo: install
 	$(BIN)/aidnav demo
 
 test: install
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not generated"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not generated and not slow"
+
+test-slow: install
+	$(BIN)/pytest -n 2 --dist loadgroup -m "slow and not generated"
 
 test-generated: install
 	$(BIN)/pytest -n 2 --dist loadgroup -m generated tests/generated

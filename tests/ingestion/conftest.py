@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ingestion.ingestion_fixtures import REGISTRY_FILES
+
 
 @pytest.fixture
 def con():
@@ -12,9 +14,6 @@ def con():
     c = connect(":memory:")
     yield c
     c.close()
-
-
-from ingestion_fixtures import REGISTRY_FILES  # noqa: E402
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
-"""Synthetic registry and keys shared by the ingestion tests (test-only keys)."""
+"""Synthetic registry, keys and delivery builders shared by the ingestion tests (test-only
+keys)."""
 
 from __future__ import annotations
 
+import json
+
 from eth_account import Account
 from eth_utils import keccak
+
+from ingestion.nvml.signature import sign_batch
 
 TEST_KEY = keccak(text="aidnav-test-node-key")          # deterministic, test only
 OTHER_KEY = keccak(text="aidnav-test-intruder-key")     # deterministic, test only
@@ -33,3 +38,35 @@ REGISTRY_FILES = {
 }
 
 
+def sample(gpu=GPU_A, ts="2026-02-01T00:00:00Z", **over):
+    s = {"ts": ts, "node_id": "node-t", "gpu_uuid": gpu, "gpu_util_pct": 87,
+         "mem_util_pct": 55, "mem_used_mib": 61234, "power_w": 612.5, "energy_mj": 123456789,
+         "temp_c": 64, "sm_clock_mhz": 1980, "xid_errors": 0, "ecc_dbe_count": 0,
+         "serial": "1654922001234", "pci_bus_id": "00000000:18:00.0"}
+    s.update(over)
+    return {k: v for k, v in s.items() if v is not ...}
+
+
+def write_batch(landing, name, lines, key=TEST_KEY, node="node-t", day="2026-02-01",
+                sig_override=None):
+    d = landing / "gpu_telemetry" / day / node
+    d.mkdir(parents=True, exist_ok=True)
+    data = b"".join((x if isinstance(x, bytes) else
+                     (x if isinstance(x, str) else json.dumps(x)).encode()) + b"\n"
+                    for x in lines)
+    (d / f"{name}.jsonl").write_bytes(data)
+    sig = sign_batch(data, key)
+    if isinstance(sig_override, dict):
+        sig.update(sig_override)
+    if sig_override != "nosig":
+        (d / f"{name}.jsonl.sig").write_text(json.dumps(sig))
+    return d / f"{name}.jsonl"
+
+
+def rec(robot="R-1", ts="2026-02-01T00:00:00Z", counters=None, **over):
+    r = {"robot_id": robot, "ts": ts, "seq": 1, "mode": "CLEANING",
+         "counters": counters if counters is not None else
+         {"operating_s": 100, "cleaning_s": 50, "area_cleaned_m2": 12.5, "distance_m": 1},
+         "errors": [{"code": "E-1", "level": "CRITICAL", "since": ts}]}
+    r.update(over)
+    return json.dumps(r)

@@ -19,9 +19,9 @@ from ingestion.late_data import ledger_files, new_landing_files
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.nvml.signature import sign_batch
 from ingestion.robots.reader import ingest_robot_telemetry
-from ingestion_fixtures import GPU_B, TEST_KEY
-from test_gpu_telemetry import sample
-from test_robots import rec
+from tests.ingestion.ingestion_fixtures import GPU_B, TEST_KEY
+from tests.ingestion.ingestion_fixtures import sample
+from tests.ingestion.ingestion_fixtures import rec
 
 DAY = "2026-02-01"
 FOLDER = f"gpu_telemetry/{DAY}/node-t"

@@ -10,8 +10,8 @@ import pytest
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.registry import load_registry
 from ingestion.warehouse import connect
-from ingestion_fixtures import GPU_A, GPU_B, OTHER_KEY, TEST_ADDR
-from test_gpu_telemetry import sample, write_batch
+from tests.ingestion.ingestion_fixtures import GPU_A, GPU_B, OTHER_KEY, TEST_ADDR
+from tests.ingestion.ingestion_fixtures import sample, write_batch
 
 SAMPLES = "select * from raw.gpu_samples order by source_file, line"
 QUARANTINE = ("select source, file, line, field, reason, record from raw.quarantine "

@@ -4,33 +4,7 @@ import json
 from datetime import datetime, timezone
 
 from ingestion.nvml.ingest import ingest_gpu_telemetry
-from ingestion.nvml.signature import sign_batch
-from ingestion_fixtures import GPU_A, GPU_B, OTHER_KEY, TEST_ADDR, TEST_KEY
-
-
-def sample(gpu=GPU_A, ts="2026-02-01T00:00:00Z", **over):
-    s = {"ts": ts, "node_id": "node-t", "gpu_uuid": gpu, "gpu_util_pct": 87,
-         "mem_util_pct": 55, "mem_used_mib": 61234, "power_w": 612.5, "energy_mj": 123456789,
-         "temp_c": 64, "sm_clock_mhz": 1980, "xid_errors": 0, "ecc_dbe_count": 0,
-         "serial": "1654922001234", "pci_bus_id": "00000000:18:00.0"}
-    s.update(over)
-    return {k: v for k, v in s.items() if v is not ...}
-
-
-def write_batch(landing, name, lines, key=TEST_KEY, node="node-t", day="2026-02-01",
-                sig_override=None):
-    d = landing / "gpu_telemetry" / day / node
-    d.mkdir(parents=True, exist_ok=True)
-    data = b"".join((x if isinstance(x, bytes) else
-                     (x if isinstance(x, str) else json.dumps(x)).encode()) + b"\n"
-                    for x in lines)
-    (d / f"{name}.jsonl").write_bytes(data)
-    sig = sign_batch(data, key)
-    if isinstance(sig_override, dict):
-        sig.update(sig_override)
-    if sig_override != "nosig":
-        (d / f"{name}.jsonl.sig").write_text(json.dumps(sig))
-    return d / f"{name}.jsonl"
+from tests.ingestion.ingestion_fixtures import (GPU_A, GPU_B, OTHER_KEY, TEST_ADDR, sample, write_batch)
 
 
 def quarantined(con):

@@ -14,9 +14,9 @@ from decimal import Decimal
 from ingestion.invoices.reader import ingest_invoices
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.robots.reader import ingest_robot_telemetry
-from ingestion_fixtures import GPU_A, OTHER_KEY, TEST_KEY
-from test_gpu_telemetry import sample, write_batch
-from test_robots import rec
+from tests.ingestion.ingestion_fixtures import GPU_A, OTHER_KEY, TEST_KEY
+from tests.ingestion.ingestion_fixtures import sample, write_batch
+from tests.ingestion.ingestion_fixtures import rec
 
 NOW = datetime(2026, 12, 3, 6, 0, tzinfo=timezone.utc)
 HEADER = ("invoice_id,version,provider_id,deal_id,customer_id,issue_date,due_date,"

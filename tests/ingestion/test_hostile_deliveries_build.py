@@ -17,7 +17,7 @@ import pytest
 from ingestion.bounds import (ENERGY_MJ_MAX, GPU_NUMERIC, INVOICE_AMOUNT_USD_MAX,
                               INVOICE_USAGE_HOURS_MAX, ROBOT_COUNTERS)
 from ingestion.nvml.signature import sign_batch
-from ingestion_fixtures import OTHER_KEY, TEST_ADDR, TEST_KEY
+from tests.ingestion.ingestion_fixtures import OTHER_KEY, TEST_ADDR, TEST_KEY
 from tests.fixture_paths import WORKED_EXAMPLE_INPUT
 
 START, END = date(2026, 1, 25), date(2026, 3, 5)

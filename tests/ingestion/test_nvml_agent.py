@@ -23,7 +23,7 @@ from ingestion.compression import codec_of, decompress_capped, is_jsonl_delivery
 from ingestion.nvml import agent as nvml_agent
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.registry import load_registry
-from ingestion_fixtures import REGISTRY_FILES, TEST_ADDR, TEST_KEY
+from tests.ingestion.ingestion_fixtures import REGISTRY_FILES, TEST_ADDR, TEST_KEY
 from tests.fixture_paths import NVML_H100_PROBE
 
 NODE = "node-t"

@@ -14,7 +14,7 @@ import pytest
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.registry import load_registry
 
-from ingestion_fixtures import REGISTRY_FILES, TEST_ADDR
+from tests.ingestion.ingestion_fixtures import REGISTRY_FILES, TEST_ADDR
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "nvml_h100"
 GPU = "GPU-4f48a0c0-36ee-5c5d-bbc9-cc5585a646ab"

@@ -7,7 +7,7 @@ import pytest
 
 from ingestion.registry import RegistryError, load_registry
 
-from ingestion_fixtures import GPU_A, TEST_ADDR
+from tests.ingestion.ingestion_fixtures import GPU_A, TEST_ADDR
 
 
 def test_valid_registry_fills_parameter_defaults(con, registry_dir):

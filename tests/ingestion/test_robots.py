@@ -4,15 +4,7 @@ import json
 from decimal import Decimal
 
 from ingestion.robots.reader import ingest_robot_telemetry
-
-
-def rec(robot="R-1", ts="2026-02-01T00:00:00Z", counters=None, **over):
-    r = {"robot_id": robot, "ts": ts, "seq": 1, "mode": "CLEANING",
-         "counters": counters if counters is not None else
-         {"operating_s": 100, "cleaning_s": 50, "area_cleaned_m2": 12.5, "distance_m": 1},
-         "errors": [{"code": "E-1", "level": "CRITICAL", "since": ts}]}
-    r.update(over)
-    return json.dumps(r)
+from tests.ingestion.ingestion_fixtures import rec
 
 
 def test_bad_records_quarantined_good_ones_load(con, registry, landing):

@@ -15,9 +15,9 @@ from eth_utils import keccak
 from ingestion.nvml.signature import sign_batch
 from ingestion.registry import RegistryError, load_registry
 from ingestion.robots.reader import ingest_robot_telemetry
-from ingestion_fixtures import OTHER_KEY
+from tests.ingestion.ingestion_fixtures import OTHER_KEY
 from quality import flags
-from test_robots import rec
+from tests.ingestion.ingestion_fixtures import rec
 
 FLEET_KEY = keccak(text="aidnav-test-fleet-key")  # deterministic, test only
 FLEET_ADDR = Account.from_key(FLEET_KEY).address.lower()

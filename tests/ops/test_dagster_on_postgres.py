@@ -17,7 +17,7 @@ from aidnav.config import REPO_ROOT
 from onchain.testing import free_port
 from tests.postgres_server import postgres_server
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("postgres")]
+pytestmark = [pytest.mark.chain, pytest.mark.xdist_group("postgres")]
 
 END_DAY = date(2026, 11, 20)
 AIDNAV = str(Path(sys.executable).parent / "aidnav")

@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from anvil_book import D1, D2, D3, Book, book_with_d1_posted
+from tests.quality.anvil_book import D1, D2, D3, Book, book_with_d1_posted
 
 # The tests share one book; each one leaves it as it found it (or, for the override test,
 # with D2 posted), so their order does not matter.

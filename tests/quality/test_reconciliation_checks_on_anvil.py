@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-from anvil_book import D1, D2, D3, Book, book_with_d1_posted
+from tests.quality.anvil_book import D1, D2, D3, Book, book_with_d1_posted
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_recon")]
 

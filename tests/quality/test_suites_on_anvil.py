@@ -28,7 +28,7 @@ import duckdb
 import pytest
 from demo.book import fleet_key_name
 from demo.gpu_telemetry import sign_batch
-from anvil_book import D1, D2, D3, Book, book_with_d1_posted, run_aidnav
+from tests.quality.anvil_book import D1, D2, D3, Book, book_with_d1_posted, run_aidnav
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.xdist_group("quality_suites")]
 
