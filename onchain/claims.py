@@ -21,7 +21,7 @@ from web3.logs import DISCARD
 
 from onchain.contracts_client import contract_at, contract_for_role
 from onchain.merkle import leaf_hash, verify
-from publishing.publisher import day_from_number
+from onchain.days import day_from_number
 from onchain.transactions import TxSigner, send_transaction
 
 

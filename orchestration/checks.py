@@ -5,8 +5,7 @@ failure stops the assets downstream, so nothing is posted); business flags warn.
 """
 
 
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -204,64 +203,24 @@ FLAG_CHECKS = [
 def nav_ready_to_publish(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, chain: ChainResource
 ) -> dg.AssetCheckResult:
+    from publishing.preflight import preflight_days, publication_clock
     from publishing.publication import contract_address, last_posted_nav
-    from quality.overrides import OverrideError, publish_config_from_run_config, resolve_override
-    from publishing.preflight import LastPosted, preflight_nav, telemetry_collapse
-    from quality.reconcile import nav_identity
+    from quality.overrides import publish_config_from_run_config
 
     days = run_days(context.run.tags)
     config = publish_config_from_run_config(context.run.run_config)
-    data_dir = warehouse.settings().data_dir
     con = warehouse.connect()
-    problems: list[str] = []
-    overrides: dict[str, Any] = {}
     try:
-        max_bps = Decimal(con.execute(
-            "select value from raw.params where name = 'max_share_price_move_bps'").fetchone()[0])
-        rows = {
-            r[0]: r[1:] for r in con.execute(
-                "select day, share_price, backing_ratio from marts.fct_nav_daily "
-                "where day between ? and ? order by day", [days[0], days[-1]],
-            ).fetchall()
-        }
-        coverage = dict(con.execute(
-            "select day, avg(coverage) from marts.fct_gpu_operation_daily "
-            "where day between ? and ? group by day", [days[0] - timedelta(days=7), days[-1]],
-        ).fetchall())
-        problems += nav_identity(con, days[0], days[-1])
         w3 = chain.web3()
         last = last_posted_nav(w3, contract_address(con, int(w3.eth.chain_id), "nav_oracle"))
-        now = datetime.now(timezone.utc)
-        for day in days:
-            if day not in rows:
-                problems.append(f"{day}: fct_nav_daily has no row")
-                continue
-            price, backing = rows[day]
-            trailing = [coverage[d] for d in (day - timedelta(days=i) for i in range(1, 8))
-                        if d in coverage]
-            collapse = telemetry_collapse(day, coverage.get(day), trailing)
-            if collapse:
-                problems.append(collapse)
-            try:
-                override = resolve_override(data_dir, day, config.get("override_reason"),
-                                            config.get("override_approver"))
-            except OverrideError as exc:
-                problems.append(str(exc))
-                override = None
-            if override is not None and not override.approver:
-                problems.append(f"{day}: override '{override.reason}' has no approver: "
-                                "set override_approver")
-                override = None
-            if override is not None:
-                overrides[day.isoformat()] = {**override.as_report(), "source": override.source}
-            if last is None or last.day < day:
-                found = preflight_nav(day, price, backing, last, max_bps, now,
-                                      override.reason if override else None).problems
-                problems += [f"{day}: {p}" for p in found]
-                # the next day of a backfill is compared with this one, as the chain will
-                last = LastPosted(day, price)
+        verdicts = preflight_days(con, days, publication_clock(w3), last,
+                                  warehouse.settings().data_dir, config.get("override_reason"),
+                                  config.get("override_approver"))
     finally:
         con.close()
+    problems = [p for v in verdicts for p in v.problems]
+    overrides = {v.day.isoformat(): {**v.override.as_report(), "source": v.override.source}
+                 for v in verdicts if v.override is not None}
     return _result(days, problems, extra={"overrides": dg.MetadataValue.json(overrides)},
                    ok="ready to publish")
 

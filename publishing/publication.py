@@ -28,8 +28,8 @@ from typing import Any
 import duckdb
 
 from publishing.reports import WrittenReport, code_version, write_report
-from publishing.publisher import EPOCH, day_number
-from publishing.preflight import LastPosted
+from onchain.days import day_from_number, day_number
+from publishing.preflight import LastPosted, preflight_day, publication_clock
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +421,7 @@ def last_posted_nav(w3: Any, oracle_address: str) -> LastPosted | None:
     if latest_day == 0:
         return None
     round_id, answer, *_ = oracle.functions.getRoundData(latest_day).call()
-    return LastPosted(day=EPOCH + timedelta(days=round_id), share_price=Decimal(answer) / WEI)
+    return LastPosted(day=day_from_number(round_id), share_price=Decimal(answer) / WEI)
 
 
 def onchain_report_hashes(con: duckdb.DuckDBPyConnection, w3: Any, day: date) -> dict[str, str]:
@@ -492,31 +492,23 @@ def publish_prepared(
     from publishing.intents import default_intent_path
     from publishing.publisher import publish_nav, publish_rewards
     from onchain.signer import load_signer
-    from publishing.preflight import preflight_nav
-
     day = prepared.day
     chain_id = int(w3.eth.chain_id)
     nav_report, rewards_report = prepared.nav.report, prepared.rewards.report
     oracle = contract_address(con, chain_id, "nav_oracle")
     distributor = contract_address(con, chain_id, "rewards_distributor")
-    max_bps = Decimal(
-        con.execute("select value from raw.params where name = 'max_share_price_move_bps'")
-        .fetchone()[0]
-    )
-    chain_now = datetime.fromtimestamp(w3.eth.get_block("latest")["timestamp"], tz=timezone.utc)
-    now = min(chain_now, datetime.now(timezone.utc))
     last = last_posted_nav(w3, oracle)
     nav = nav_report["nav"]
     override_reason, override_approver = prepared.override_reason, prepared.override_approver
     if last is None or last.day < day:
         backing = nav.get("backing_ratio")
-        check = preflight_nav(
-            day, Decimal(str(nav["share_price"])),
-            None if backing is None else Decimal(str(backing)), last, max_bps, now,
-            override_reason,
+        verdict = preflight_day(
+            con, day, publication_clock(w3), last, reports_dir.parent, override_reason,
+            override_approver,
+            (Decimal(str(nav["share_price"])), None if backing is None else Decimal(str(backing))),
         )
-        if not check.passed:
-            raise PublishBlocked(f"{day}: " + "; ".join(check.problems))
+        if not verdict.passed:
+            raise PublishBlocked("; ".join(verdict.problems))
     signer = signer or load_signer(chain_id)
     intents = default_intent_path(reports_dir.parent)
     onchain = nav_report["onchain"]

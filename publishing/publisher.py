@@ -29,7 +29,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,12 +38,11 @@ from web3.contract import Contract
 
 from onchain.contracts_client import contract_at
 from publishing.intents import IntentLedger, TransactionPending, send_with_intent, settle
+from onchain.days import day_end_timestamp, day_from_number, day_number
 from onchain.transactions import TRANSIENT_ERRORS, TxSigner, with_retries
 
 log = logging.getLogger(__name__)
 
-EPOCH = date(1970, 1, 1)
-SECONDS_PER_DAY = 86400
 UNLIMITED_MOVE = 2**256 - 1  # NavOracle override limit meaning "any move"
 
 Kind = Literal["nav", "rewards"]
@@ -74,15 +73,6 @@ class PublishResult:
     # this epoch becomes acceptable (unix seconds; None when accepted)
     accepted_epoch: int | None = None
     pending_until: int | None = None
-
-
-def day_number(day: date) -> int:
-    """Days since 1970-01-01 (the oracle's day and Chainlink roundId, the rewards epoch)."""
-    return (day - EPOCH).days
-
-
-def day_from_number(number: int) -> date:
-    return EPOCH + timedelta(days=number)
 
 
 def reason_hash(reason: str) -> bytes:
@@ -309,7 +299,7 @@ def _publish_nav(
         if latest > number:
             return result("skipped_past_day",
                           detail=f"day {day_from_number(latest)} is already posted")
-        if (number + 1) * SECONDS_PER_DAY > _chain_time(w3):
+        if day_end_timestamp(number) > _chain_time(w3):
             raise PublishError(f"day {day} has not ended at the chain's latest block time")
 
         if override_reason is not None:
@@ -460,7 +450,7 @@ def _publish_rewards(
         if max(accepted, pending_epoch) > epoch:
             later = max(accepted, pending_epoch)
             return result("skipped_past_day", detail=f"epoch {later} is already proposed")
-        if (epoch + 1) * SECONDS_PER_DAY > _chain_time(w3):
+        if day_end_timestamp(epoch) > _chain_time(w3):
             raise PublishError(
                 f"epoch {epoch} (day {day}) has not ended at the chain's latest block time")
 
