@@ -47,10 +47,17 @@ def to_text(value: Decimal | int | bool | None) -> str | None:
 
 def decimal_text(value: Decimal) -> str:
     """`to_text` of a Decimal (the hot path of the ledger's output tables)."""
-    rounded = value.quantize(SCALE_18, rounding=ROUND_HALF_EVEN, context=LEDGER_CONTEXT)
-    if rounded == 0:
+    return plain_text(value.quantize(SCALE_18, rounding=ROUND_HALF_EVEN, context=LEDGER_CONTEXT))
+
+
+def plain_text(value: Decimal) -> str:
+    """The one decimal-to-text rule: every digit the value has, no exponent, no trailing
+    zeros, zero as `0` (`20`, `1.004447`, `-0.11234921622340982`). No rounding: the
+    ledger's tables round to 18 places first (`decimal_text`), reports and replay CSVs
+    write what the warehouse holds."""
+    if value == 0:
         return "0"
-    text = format(rounded, "f")
+    text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text

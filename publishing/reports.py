@@ -17,24 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from aidnav import __version__
+from ledger.exact import plain_text
 
 METHODOLOGY_VERSION = "v1"
 
 
 def _canonical_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return format_decimal(value)
+        return plain_text(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"cannot put {type(value).__name__} into a canonical report")
-
-
-def format_decimal(value: Decimal) -> str:
-    """An exact decimal string without exponent or trailing zeros (`20`, `1.004447`)."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def canonical_bytes(report: dict[str, Any]) -> bytes:

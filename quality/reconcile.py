@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 
+from ledger.exact import plain_text
+
 ZERO = "0x0000000000000000000000000000000000000000"
 ERC20_ABI = [
     {"name": "balanceOf", "type": "function", "stateMutability": "view",
@@ -191,9 +193,9 @@ def reconcile_funding(con: duckdb.DuckDBPyConnection, chain_id: int, through: da
         ).fetchall()
         amounts = [Decimal(v) for (v,) in found]
         if units not in amounts:
-            seen = ", ".join(str(a / 10 ** 6) for a in amounts) or "none"
+            seen = ", ".join(plain_text(a / 10 ** 6) for a in amounts) or "none"
             problems.append(
-                f"deal {deal_id}: no USDC transfer of {Decimal(principal).normalize():f} from the "
+                f"deal {deal_id}: no USDC transfer of {plain_text(Decimal(principal))} from the "
                 f"treasury to {provider or 'its provider'} on {funded} "
                 f"(transfers seen that day: {seen})")
     return problems
