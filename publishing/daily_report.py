@@ -21,10 +21,9 @@ from typing import Any
 
 import duckdb
 
+from ledger.exact import WEI
 from publishing.charts import Series, bar_chart, line_chart, script_tags, vendor_scripts
 from quality.flags import unsigned_robot_deliveries
-
-WEI = Decimal(10) ** 18
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

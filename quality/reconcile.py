@@ -62,13 +62,8 @@ def _event_balance(con, chain_id: int, token: str, holder: str, block: int) -> i
 
 
 def _event_supply(con, chain_id: int, token: str, block: int) -> int:
-    return int(con.execute(
-        """select coalesce(sum(case when lower(arg_from) = ? then arg_value else 0 end), 0)
-                - coalesce(sum(case when lower(arg_to) = ? then arg_value else 0 end), 0)
-           from raw.chain_events
-           where chain_id = ? and event = 'Transfer' and lower(address) = ? and block_number <= ?""",
-        [ZERO, ZERO, chain_id, token, block],
-    ).fetchone()[0])
+    """Minted less burned: what the zero address has sent out, net (its balance, negated)."""
+    return -_event_balance(con, chain_id, token, ZERO, block)
 
 
 # what nodes answer for a block whose state they no longer hold
