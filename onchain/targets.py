@@ -22,7 +22,8 @@ from urllib.parse import urlparse
 from web3 import Web3
 
 from onchain.contracts_client import AddressRegistryError, contract_addresses
-from publishing.publisher import PublishError, PublishResult, day_number, publish_nav, publish_rewards
+from onchain.days import day_number
+from publishing.publisher import PublishError, PublishResult, publish_nav, publish_rewards
 from onchain.signer import load_signer
 from onchain.transactions import TRANSIENT_ERRORS, TxSigner, with_retries
 

@@ -21,7 +21,8 @@ from onchain.claims import ClaimsError, claim_rewards, rewards_proof
 from onchain.contracts_client import contract_at
 from onchain.deploy import call, deploy_contract
 from onchain.merkle import build_tree
-from publishing.publisher import day_number, publish_nav, publish_rewards
+from onchain.days import day_number
+from publishing.publisher import publish_nav, publish_rewards
 from onchain.read_price import read_price
 from onchain.signer import Signer, anvil_test_signer
 

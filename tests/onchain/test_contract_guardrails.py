@@ -15,7 +15,8 @@ from web3.logs import DISCARD
 from onchain.contracts_client import contract_at
 from onchain.deploy import call, deploy_contract
 from onchain.merkle import build_tree
-from publishing.publisher import PublishError, day_number, publish_nav, publish_rewards, reason_hash
+from onchain.days import day_number
+from publishing.publisher import PublishError, publish_nav, publish_rewards, reason_hash
 from onchain.signer import Signer, anvil_test_signer
 
 pytestmark = pytest.mark.chain

@@ -10,7 +10,8 @@ from web3 import Web3
 
 from onchain.contracts_client import contract_for_role
 from onchain.deploy import ensure_deployed
-from publishing.publisher import PublishError, day_number
+from onchain.days import day_number
+from publishing.publisher import PublishError
 from onchain.signer import anvil_test_signer
 from onchain.targets import ChainTarget, DayFigures, parse_targets, publish_to_targets
 from onchain.testing import free_port, local_anvil

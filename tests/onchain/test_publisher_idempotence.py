@@ -10,7 +10,8 @@ from web3.contract import Contract
 
 from onchain.contracts_client import contract_at
 from onchain.deploy import call, deploy_contract
-from publishing.publisher import PublishError, day_number, publish_nav, publish_rewards
+from onchain.days import day_number
+from publishing.publisher import PublishError, publish_nav, publish_rewards
 from onchain.signer import Signer
 
 pytestmark = pytest.mark.chain
