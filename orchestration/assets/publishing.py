@@ -15,7 +15,7 @@ from modelling.replay import MART_EXPORTS
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ChainResource, WarehouseResource
 
-# the seven marts (the replay's list of them), as Dagster asset keys
+# every mart (the one list of them, the replay's MART_EXPORTS), as Dagster asset keys
 MART_KEYS = [dg.AssetKey(["marts", m]) for m in MART_EXPORTS]
 
 
