@@ -58,8 +58,9 @@ ui: install
 DBT_DOCS := $(AIDNAV_DATA_DIR)/docs/dbt
 docs: install
 	@mkdir -p $(DBT_DOCS)
-	@cd dbt_project && if [ -f "$(AIDNAV_DATA_DIR)/warehouse.duckdb" ]; then \
-	  AIDNAV_WAREHOUSE="$(AIDNAV_DATA_DIR)/warehouse.duckdb" ../$(BIN)/dbt docs generate --static \
+	@wh="$$($(BIN)/python -c 'from aidnav.config import load_settings as s; print(s().warehouse_path)')" \
+	&& cd dbt_project && if [ -f "$$wh" ]; then \
+	  AIDNAV_WAREHOUSE="$$wh" ../$(BIN)/dbt docs generate --static \
 	    --quiet --profiles-dir . --target-path "$(DBT_DOCS)"; \
 	else \
 	  AIDNAV_WAREHOUSE="$(DBT_DOCS)/empty.duckdb" ../$(BIN)/dbt docs generate --static \

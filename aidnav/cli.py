@@ -48,9 +48,9 @@ def cmd_chain(args: argparse.Namespace) -> int:
 def _further_chains(action: str, settings: Settings) -> None:
     """The further local chains of AIDNAV_CHAIN_TARGETS, each with its own chain id."""
     from onchain import anvil
-    from onchain.targets import targets_from_env
+    from onchain.targets import parse_targets
 
-    targets = targets_from_env(os.environ, [])
+    targets = parse_targets(settings.chain_targets) if settings.chain_targets else []
     if action == "up":
         anvil.start_further_targets(settings.chain_dir, targets, settings.rpc_url)
     elif action == "down":

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from aidnav.config import load_settings
+
 RAW_DDL = """
 create schema if not exists raw;
 
@@ -107,7 +109,7 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     con = duckdb.connect(str(path), read_only=read_only)
     # the same ceiling as dbt's (dbt_project/profiles.yml): DuckDB spills above it. A SET,
     # not a connection config, so other connections to the file need not repeat it.
-    con.execute("set memory_limit = ?", [os.environ.get("AIDNAV_DUCKDB_MEMORY_LIMIT", "2GB")])
+    con.execute("set memory_limit = ?", [load_settings().duckdb_memory_limit])
     if not read_only:
         con.execute(RAW_DDL)
     return con

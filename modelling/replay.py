@@ -135,7 +135,7 @@ def run_dbt(warehouse: Path, start: date | None, end: date | None, work_dir: Pat
         env.update(dbt_window_env(start, end))
         args = dbt_build_args(None, None, select, target_path=str(work_dir / "target"))
     args += ["--log-path", str(work_dir / "logs"), "--quiet"]
-    saved = {k: os.environ.get(k) for k in env if k != "AIDNAV_WAREHOUSE"}
+    saved = {k: os.environ.get(k) for k in env}  # the settings' warehouse back after it
     os.environ.update(env)
     try:
         result = dbtRunner().invoke(args)

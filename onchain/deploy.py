@@ -21,6 +21,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from aidnav.config import load_settings
 from onchain.build import load_artifact
 from onchain.contracts_client import (
     ADDRESSES_FILE,
@@ -48,11 +49,9 @@ DEPENDS_ON: dict[str, str] = {"said": "aid", "rewards_distributor": "gaib"}
 
 # METHODOLOGY section 6 / DATA_CONTRACTS params: `max_share_price_move_bps` 100
 DEFAULT_MAX_MOVE_BPS = 100
-# seconds between a rewards root's proposal and its acceptance; 0 on the local demo chain
-# (each day's root is claimable as soon as it is posted). Override with
-# AIDNAV_REWARDS_TIMELOCK_S or the `rewards_timelock_s` argument.
-DEFAULT_REWARDS_TIMELOCK_S = 0
-ENV_REWARDS_TIMELOCK = "AIDNAV_REWARDS_TIMELOCK_S"
+# seconds between a rewards root's proposal and its acceptance: AIDNAV_REWARDS_TIMELOCK_S
+# (aidnav.config: 0 on the local demo chain, each day's root claimable as soon as it is
+# posted) or the `rewards_timelock_s` argument.
 
 
 def has_code(w3: Web3, address: str) -> bool:
@@ -82,14 +81,9 @@ def call(w3: Web3, signer: TxSigner, contract: Contract, function: str, *args: A
 
 
 def default_rewards_timelock_s(env: Mapping[str, str] | None = None) -> int:
-    """`AIDNAV_REWARDS_TIMELOCK_S` when set (a non-negative integer), else 0."""
-    source = os.environ if env is None else env
-    text = source.get(ENV_REWARDS_TIMELOCK, "").strip()
-    if not text:
-        return DEFAULT_REWARDS_TIMELOCK_S
-    if not text.isdigit():
-        raise ValueError(f"{ENV_REWARDS_TIMELOCK}={text!r}: expected a whole number of seconds")
-    return int(text)
+    """`AIDNAV_REWARDS_TIMELOCK_S` when set (a non-negative integer), else 0: the settings'
+    (read from `env` when given)."""
+    return load_settings(env).rewards_timelock_s
 
 
 def _constructor_args(

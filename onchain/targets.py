@@ -12,8 +12,7 @@ still post. The contract addresses of each chain come from `registry/addresses.c
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from web3 import Web3
 from onchain.contracts_client import AddressRegistryError, contract_addresses
 from onchain.days import day_number
 from publishing.publisher import PublishError, PublishResult, publish_nav, publish_rewards
+from aidnav.config import load_settings
 from onchain.signer import load_signer
 from onchain.transactions import TRANSIENT_ERRORS, TxSigner, with_retries
 
@@ -152,18 +152,14 @@ def _publish_one(
     return TargetOutcome(target, nav=nav, rewards=rewards)
 
 
-def targets_from_env(env: Mapping[str, str], default: Sequence[ChainTarget]) -> list[ChainTarget]:
-    text = env.get(ENV_TARGETS, "").strip()
-    return parse_targets(text) if text else list(default)
-
-
 def configured_targets(rpc_url: str, chain_id: int | None = None,
                        env: Mapping[str, str] | None = None) -> list[ChainTarget]:
-    """Every chain a day is published to: `AIDNAV_CHAIN_TARGETS`, else the one chain of
-    `rpc_url` (its chain id as configured, or as the node says)."""
-    env = os.environ if env is None else env
-    if env.get(ENV_TARGETS, "").strip():
-        return parse_targets(env[ENV_TARGETS])
+    """Every chain a day is published to: `AIDNAV_CHAIN_TARGETS` (the settings, read from
+    `env` when given), else the one chain of `rpc_url` (its chain id as configured, or as
+    the node says)."""
+    text = load_settings(env).chain_targets
+    if text:
+        return parse_targets(text)
     if chain_id is None:
         chain_id = int(with_retries(lambda: connect_target(ChainTarget(rpc_url, 0)).eth.chain_id,
                                     "chain_id"))

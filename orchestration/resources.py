@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -11,11 +12,11 @@ import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import PrivateAttr
 
-from aidnav.config import REPO_ROOT, Settings, load_settings
+from aidnav.config import Settings, dbt_environment, load_settings
 
 # AIDNAV_DBT_PROJECT_DIR runs the job against another copy of the dbt project (its own
 # profiles.yml and target/), e.g. a patched copy in a test; default: the repository's.
-DBT_PROJECT_DIR = Path(os.environ.get("AIDNAV_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project")
+DBT_PROJECT_DIR = load_settings().dbt_project_dir
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -24,8 +25,9 @@ class WarehouseResource(dg.ConfigurableResource):
     data_dir: str
 
     def settings(self) -> Settings:
-        base = load_settings()
-        return Settings(data_dir=Path(self.data_dir), rpc_url=base.rpc_url, chain_id=base.chain_id)
+        # this resource's data directory, every other setting (AIDNAV_WAREHOUSE included:
+        # the file dbt writes) as configured
+        return replace(load_settings(), data_dir=Path(self.data_dir))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         from ingestion.warehouse import connect
@@ -42,9 +44,9 @@ class WarehouseResource(dg.ConfigurableResource):
         run_id = context.run_id
         if run_id is None:  # a sensor's or a schedule's evaluation: it only reads
             return
-        wait_s = float(os.environ.get("AIDNAV_WAREHOUSE_WAIT_S", "3600"))
+        settings = self.settings()
         self._run_lock = acquire_run_lock(
-            self.settings().warehouse_path, f"run {run_id}", wait_s,
+            settings.warehouse_path, f"run {run_id}", settings.warehouse_wait_s,
             on_wait=lambda other: context.log.warning(
                 f"waiting for the warehouse: taken by {other}"))
 
@@ -65,6 +67,34 @@ class ChainResource(dg.ConfigurableResource):
         from web3 import Web3
 
         return Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
+
+
+class SignerResource(dg.ConfigurableResource):
+    """The publisher's key material, as Dagster `EnvVar`s: the run's configuration names the
+    variables, never their values. `onchain.signer.load_signer` applies its rules to it."""
+
+    signer_key: str | None = None
+    keystore: str | None = None
+    keystore_password: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """The configured variables, as `load_signer(chain_id, env)` reads them."""
+        from onchain.signer import ENV_KEY, ENV_KEYSTORE, ENV_KEYSTORE_PASSWORD
+
+        values = {ENV_KEY: self.signer_key, ENV_KEYSTORE: self.keystore,
+                  ENV_KEYSTORE_PASSWORD: self.keystore_password}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def signer_resource() -> SignerResource:
+    """An `EnvVar` for each signer variable set when the code location loads (Dagster
+    refuses a run whose `EnvVar` is unset: with none set, the anvil test key on 31337)."""
+    from onchain.signer import ENV_KEY, ENV_KEYSTORE, ENV_KEYSTORE_PASSWORD
+
+    fields = {"signer_key": ENV_KEY, "keystore": ENV_KEYSTORE,
+              "keystore_password": ENV_KEYSTORE_PASSWORD}
+    return SignerResource(**{field: dg.EnvVar(name) for field, name in fields.items()
+                             if name in os.environ})
 
 
 def _dbt_executable() -> str:
@@ -99,7 +129,7 @@ def ensure_manifest(project: DbtProject) -> Path:
 
 
 settings = load_settings()
-os.environ.setdefault("AIDNAV_WAREHOUSE", str(settings.warehouse_path))
+os.environ.update(dbt_environment(settings))  # the dbt child writes the settings' warehouse
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -108,5 +138,6 @@ ensure_manifest(dbt_project)
 RESOURCES = {
     "warehouse": WarehouseResource(data_dir=str(settings.data_dir)),
     "chain": ChainResource(rpc_url=settings.rpc_url),
+    "signer": signer_resource(),
     "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable()),
 }

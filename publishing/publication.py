@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -27,12 +27,13 @@ from typing import Any
 
 import duckdb
 
-from ledger.exact import WEI
 from publishing.reports import WrittenReport, code_version, write_report
 from onchain.days import day_from_number, day_number
 from publishing.preflight import LastPosted, preflight_day, publication_clock
 
 log = logging.getLogger(__name__)
+
+WEI = Decimal(10) ** 18
 
 PUBLICATIONS_DDL = """
 create schema if not exists marts;
@@ -614,9 +615,11 @@ def publish_days_to_targets(
     override_reason: str | None = None,
     override_approver: str | None = None,
     chain_dir: Path | None = None,
+    signer_env: Mapping[str, str] | None = None,
 ) -> tuple[list[ChainPublication], list[ChainMiss]]:
     """Publish `days` to every target (`onchain.targets.ChainTarget`), each through the same
-    path: pre-flight against that chain, post, one publication row per chain.
+    path: pre-flight against that chain, post, one publication row per chain. The signer
+    comes from `signer_env` (Dagster's `EnvVar`s), else the process environment.
 
     A chain that cannot be reached (or is on another chain id, or has no contracts in
     `registry/addresses.csv`) misses the day: its rows
@@ -666,7 +669,8 @@ def publish_days_to_targets(
                 try:
                     result = publish_prepared(con, reports_dir, w3s[target.chain_id], prepared,
                                               dry_run=dry_run,
-                                              signer=_signer_for(target.chain_id, chain_dir))
+                                              signer=_signer_for(target.chain_id, chain_dir,
+                                                                 signer_env))
                     published.append(ChainPublication(target.chain_id, result))
                     continue
                 except (RpcUnavailable, *TRANSIENT_ERRORS) as exc:
@@ -685,15 +689,18 @@ def publish_days_to_targets(
     return published, misses
 
 
-def _signer_for(chain_id: int, chain_dir: Path | None) -> Any:
-    """The configured signer; on a further local anvil this data directory started (and
-    with no key configured), anvil's test key, as on the main local chain."""
+def _signer_for(chain_id: int, chain_dir: Path | None,
+                env: Mapping[str, str] | None = None) -> Any:
+    """The configured signer (`env`, else the process environment); on a further local
+    anvil this data directory started (and with no key configured), anvil's test key, as on
+    the main local chain."""
     import os
 
     from onchain.anvil import is_further_target_anvil
     from onchain.signer import ENV_KEY, ENV_KEYSTORE, anvil_test_signer, load_signer
 
-    configured = os.environ.get(ENV_KEY, "").strip() or os.environ.get(ENV_KEYSTORE, "").strip()
+    env = os.environ if env is None else env
+    configured = env.get(ENV_KEY, "").strip() or env.get(ENV_KEYSTORE, "").strip()
     if not configured and chain_dir is not None and is_further_target_anvil(chain_dir, chain_id):
         return anvil_test_signer(0)
-    return load_signer(chain_id)
+    return load_signer(chain_id, env)

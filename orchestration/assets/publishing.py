@@ -13,9 +13,9 @@ import dagster as dg
 
 from modelling.replay import MART_EXPORTS
 from orchestration.partitions import daily_partitions
-from orchestration.resources import ChainResource, WarehouseResource
+from orchestration.resources import ChainResource, SignerResource, WarehouseResource
 
-# every mart (the one list of them, the replay's MART_EXPORTS), as Dagster asset keys
+# the seven marts (the replay's list of them), as Dagster asset keys
 MART_KEYS = [dg.AssetKey(["marts", m]) for m in MART_EXPORTS]
 
 
@@ -40,6 +40,7 @@ def daily_publication(
     config: PublishConfig,
     warehouse: WarehouseResource,
     chain: ChainResource,
+    signer: SignerResource,
 ) -> dg.MaterializeResult:
     from publishing.publication import posted_report_figures, publish_days_to_targets
     from onchain.targets import configured_targets, connect_target
@@ -54,7 +55,7 @@ def daily_publication(
         published, misses = publish_days_to_targets(
             con, settings.reports_dir, targets, days, connect_target, dry_run=config.dry_run,
             override_reason=config.override_reason, override_approver=config.override_approver,
-            chain_dir=settings.chain_dir)
+            chain_dir=settings.chain_dir, signer_env=signer.env())
     finally:
         con.close()
     for item in published:
