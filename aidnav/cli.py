@@ -193,8 +193,9 @@ def cmd_rewards_proof(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from demo.bench import run_bench
 
-    run_bench(args.gpus, args.robots, args.days, args.json,
-              sample_interval_s=args.sample_interval_s)
+    run_bench(args.gpus, args.robots, args.days, args.json, work_dir=args.work_dir,
+              sample_interval_s=args.sample_interval_s, compression=args.compress,
+              dask_workers=args.dask_workers)
     return 0
 
 
@@ -294,6 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds between a GPU's samples (DATA_CONTRACTS: 60)")
     bench.add_argument("--json", action="store_true",
                        help="print one JSON object as the last line")
+    bench.add_argument("--work-dir", type=Path, default=None,
+                       help="a new or empty folder that keeps the fleet, landing zone and "
+                            "warehouse (default: a temporary folder, removed afterwards)")
+    from ingestion.compression import CODECS
+
+    bench.add_argument("--compress", choices=list(CODECS), default=None,
+                       help="codec of the GPU batches as delivered (default: the node "
+                            "agent's, zstd)")
+    bench.add_argument("--dask-workers", default=None, metavar="N[,M...]",
+                       help="start a real Dask cluster of N single-threaded workers for the "
+                            "run and time the telemetry stage on it (and on M workers ...)")
     bench.set_defaults(func=cmd_bench)
 
     sub.add_parser(

@@ -1,7 +1,8 @@
 """Benchmark GPU telemetry ingestion: one day of N GPUs at one sample a minute, in signed
-hourly batches per 8-GPU node, synthesised in a temporary folder and ingested.
+hourly batches per 8-GPU node, compressed as the node agent writes them (zstd unless
+`--compress` says otherwise), synthesised in a temporary folder and ingested.
 
-    python -m demo.bench_gpu --gpus 1000
+    python -m demo.bench_gpu --gpus 1000 [--compress zstd|gzip|none]
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from eth_account import Account
 from eth_utils import keccak
 
+from ingestion.compression import CODECS, JSONL, compress
+from ingestion.nvml.agent import DEFAULT_COMPRESSION
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.nvml.signature import sign_batch
 from ingestion.registry import (DEFAULT_MIN_COLLATERAL_RATIO, DEFAULT_PAYMENT_LAG_DAYS,
@@ -51,15 +54,19 @@ def synth_registry(n_gpus: int) -> Registry:
                     Params(inception_date=date(2026, 1, 1)))
 
 
-def synth_day(landing: Path, registry: Registry, interval_s: int = 60) -> int:
-    """Write the day's signed hourly batches; returns the number of samples."""
+def synth_day(landing: Path, registry: Registry, interval_s: int = 60,
+              compression: str = DEFAULT_COMPRESSION, day: date = DAY) -> int:
+    """Write the signed hourly batches of `day`, compressed with `compression` (a codec of
+    ingestion.compression, the signature over the compressed bytes as the node agent
+    signs); returns the number of samples."""
     by_node: dict[str, list[Asset]] = {}
     for a in registry.assets:
         by_node.setdefault(a.node_id or "", []).append(a)
-    t0 = datetime(DAY.year, DAY.month, DAY.day, tzinfo=timezone.utc)
+    t0 = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    counter0 = max(0, (day - DAY).days) * 86400  # the energy counter runs on from DAY
     n = 0
     for ni, (node, gpus) in enumerate(sorted(by_node.items())):
-        folder = landing / "gpu_telemetry" / DAY.isoformat() / node
+        folder = landing / "gpu_telemetry" / day.isoformat() / node
         folder.mkdir(parents=True)
         key = node_key(ni)
         for hour in range(24):
@@ -70,13 +77,14 @@ def synth_day(landing: Path, registry: Registry, interval_s: int = 60) -> int:
                     lines.append(json.dumps({
                         "ts": ts, "node_id": node, "gpu_uuid": g.asset_id,
                         "gpu_util_pct": (s // 60 + gi) % 101, "mem_util_pct": 50,
-                        "mem_used_mib": 61234, "power_w": 612.5, "energy_mj": 1000000 + s * 700,
+                        "mem_used_mib": 61234, "power_w": 612.5,
+                        "energy_mj": 1000000 + (counter0 + s) * 700,
                         "temp_c": 64, "sm_clock_mhz": 1980, "xid_errors": 0, "ecc_dbe_count": 0,
                         "serial": "1654922001234", "pci_bus_id": f"00000000:{18 + gi:02X}:00.0"},
                         separators=(",", ":")))
-            data = ("\n".join(lines) + "\n").encode()
+            data = compress(("\n".join(lines) + "\n").encode(), compression)
             n += len(lines)
-            batch = folder / f"{node}-{DAY.isoformat()}-{hour:02d}.jsonl"
+            batch = folder / f"{node}-{day.isoformat()}-{hour:02d}{JSONL}{CODECS[compression]}"
             batch.write_bytes(data)
             (folder / (batch.name + ".sig")).write_text(json.dumps(sign_batch(data, key)))
     return n
@@ -85,6 +93,9 @@ def synth_day(landing: Path, registry: Registry, interval_s: int = 60) -> int:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gpus", type=int, default=1000)
+    ap.add_argument("--compress", choices=list(CODECS), default=DEFAULT_COMPRESSION,
+                    help=f"codec of the batches (default: {DEFAULT_COMPRESSION}, as the node "
+                         "agent writes them)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--landing", type=Path, default=None,
                     help="landing folder to reuse (synthesised there and kept if absent), so "
@@ -99,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
             n = args.gpus * 24 * 60
             print(f"reusing {landing} ({n:,} samples of {args.gpus} GPUs)")
         else:
-            n = synth_day(landing, reg)
+            n = synth_day(landing, reg, compression=args.compress)
             print(f"synthesised {n:,} samples of {args.gpus} GPUs in "
                   f"{time.perf_counter() - t:.1f} s")
         con = connect(tmp / "warehouse.duckdb")

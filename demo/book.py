@@ -211,6 +211,11 @@ def fleet_key_name(fleet: str) -> str:
     return f"fleet:{fleet}"
 
 
+def node_key_name(node_id: str) -> str:
+    """The name of the TEST key that signs a GPU node's batches (`demo.keys`)."""
+    return f"node:{node_id}"
+
+
 def book_value(price: Decimal, acquired: date, day: date) -> Decimal:
     age = (day - acquired).days
     return price * max(RESIDUAL_PCT, 1 - (1 - RESIDUAL_PCT) * Decimal(age) / USEFUL_LIFE_DAYS)
@@ -286,7 +291,7 @@ def build_portfolio(end_day: date, days: int, seed: int, sample_interval_s: int,
         else:
             for n in range(count):
                 node_id = f"node-{cc}{spec.deal_id[-1]}-{n + 1:02d}"
-                key_name = f"node:{node_id}"
+                key_name = node_key_name(node_id)
                 gpu_ids = []
                 for g in range(GPUS_PER_NODE):
                     uuid = _uuid_from(seed, f"{node_id}:{g}")
