@@ -5,25 +5,17 @@ failure stops the assets downstream, so nothing is posted); business flags warn.
 """
 
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dagster as dg
 
+from orchestration.partitions import run_days
 from orchestration.resources import ChainResource, WarehouseResource
 
 NAV = dg.AssetKey(["marts", "fct_nav_daily"])
 REWARDS = dg.AssetKey(["marts", "fct_staker_rewards_daily"])
 DEALS = dg.AssetKey(["marts", "fct_deal_position_daily"])
-
-
-def run_days(tags: dict[str, str]) -> list[date]:
-    """The days of a run: its partition, or every day of a single-run backfill's range."""
-    if "dagster/partition" in tags:
-        return [date.fromisoformat(tags["dagster/partition"])]
-    start = date.fromisoformat(tags["dagster/asset_partition_range_start"])
-    end = date.fromisoformat(tags["dagster/asset_partition_range_end"])
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def _result(days: list[date], problems: list[str], blocking: bool = True,
@@ -55,7 +47,7 @@ def _suite_check(asset_key: list[str], table: str):
         from quality.reporting import quarantine_failures
         from quality.suites import SUITES, validate_table
 
-        days = run_days(context.run.tags)
+        days = run_days(context)
         con = warehouse.connect()
         try:
             # the run's great-expectations Data Docs site: every suite of the run in one index
@@ -100,7 +92,7 @@ def reserves_and_supplies_match_chain(
 ) -> dg.AssetCheckResult:
     from quality.reconcile import reconcile_chain_balances
 
-    days = run_days(context.run.tags)
+    days = run_days(context)
     con = warehouse.connect()
     try:
         w3 = chain.web3()
@@ -118,7 +110,7 @@ def deal_funding_matches_registry(
 ) -> dg.AssetCheckResult:
     from quality.reconcile import reconcile_funding
 
-    days = run_days(context.run.tags)
+    days = run_days(context)
     con = warehouse.connect()
     try:
         problems = reconcile_funding(con, int(chain.web3().eth.chain_id), days[-1])
@@ -134,7 +126,7 @@ def rewards_budget_balances(
 ) -> dg.AssetCheckResult:
     from quality.reconcile import reconcile_rewards_budget
 
-    days = run_days(context.run.tags)
+    days = run_days(context)
     con = warehouse.connect()
     try:
         problems = reconcile_rewards_budget(con, days[0], days[-1])
@@ -151,7 +143,7 @@ def published_reports_unchanged(
 ) -> dg.AssetCheckResult:
     from quality.reconcile import reconcile_report_hashes
 
-    days = run_days(context.run.tags)
+    days = run_days(context)
     con = warehouse.connect()
     try:
         problems = reconcile_report_hashes(con, warehouse.settings().reports_dir, days[-1])
@@ -166,7 +158,7 @@ def _flag_check(asset: dg.AssetKey, name: str, func_name: str, description: str)
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         from quality import flags
 
-        days = run_days(context.run.tags)
+        days = run_days(context)
         con = warehouse.connect()
         try:
             rows = getattr(flags, func_name)(con, days[0], days[-1])
@@ -207,7 +199,7 @@ def nav_ready_to_publish(
     from publishing.publication import contract_address, last_posted_nav
     from quality.overrides import publish_config_from_run_config
 
-    days = run_days(context.run.tags)
+    days = run_days(context)
     config = publish_config_from_run_config(context.run.run_config)
     con = warehouse.connect()
     try:

@@ -35,6 +35,7 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
 
     from orchestration.definitions import defs
     from orchestration.launch import execute_from_location
+    from orchestration.partitions import run_partitions
     from orchestration.run_outcome import read_outcome, warnings_console_logger
 
     job = defs.resolve_job_def("daily_nav")
@@ -44,12 +45,9 @@ def run_days(days: list[date], settings: Settings, progress: bool | None = None,
         # which prints "Exception ignored in ... GeneratorExit" with a traceback
         sys.unraisablehook = lambda unraisable: None
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    if len(days) == 1:
-        target: dict = {"partition_key": days[0].isoformat()}
-    else:
-        target = {"tags": {"dagster/asset_partition_range_start": days[0].isoformat(),
-                           "dagster/asset_partition_range_end": days[-1].isoformat()},
-                  "backfill_partitions": [day.isoformat() for day in days]}
+    partition_key, tags = run_partitions(days[0], days[-1])
+    target: dict = ({"partition_key": partition_key} if partition_key else
+                    {"tags": tags, "backfill_partitions": [day.isoformat() for day in days]})
     started = time.monotonic()
     posted_before = transactions_recorded(settings)
     log_path = None if verbose else settings.run_log

@@ -2,17 +2,11 @@
 the daily NAV report (HTML with inline SVG charts). Both only wire `aidnav` functions."""
 
 
-from datetime import date
-
 import dagster as dg
 
 from orchestration.assets.publishing import MART_KEYS
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import daily_partitions, run_days
 from orchestration.resources import WarehouseResource
-
-
-def _days(context: dg.AssetExecutionContext) -> list[date]:
-    return [date.fromisoformat(k) for k in context.partition_keys]
 
 
 @dg.asset(
@@ -28,7 +22,7 @@ def marts_parquet(context: dg.AssetExecutionContext,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:
     from publishing.exports import export_marts
 
-    days = _days(context)
+    days = run_days(context)
     exports_dir = warehouse.settings().exports_dir
     con = warehouse.connect()
     try:
@@ -54,7 +48,7 @@ def daily_html(context: dg.AssetExecutionContext,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
     from publishing.daily_report import render_reports
 
-    days = _days(context)
+    days = run_days(context)
     out_dir = warehouse.settings().reports_dir / "html"
     con = warehouse.connect()
     try:

@@ -7,15 +7,13 @@ pending) without stopping the others; the next run posts its pending days first.
 """
 
 
-from datetime import date
-
 import dagster as dg
 
 from modelling.replay import MART_EXPORTS
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import daily_partitions, run_days
 from orchestration.resources import ChainResource, SignerResource, WarehouseResource
 
-# the seven marts (the replay's list of them), as Dagster asset keys
+# every mart (the one list of them, the replay's MART_EXPORTS), as Dagster asset keys
 MART_KEYS = [dg.AssetKey(["marts", m]) for m in MART_EXPORTS]
 
 
@@ -46,9 +44,7 @@ def daily_publication(
     from onchain.targets import configured_targets, connect_target
 
     settings = warehouse.settings()
-    days = [
-        date.fromisoformat(k) for k in context.partition_keys
-    ]
+    days = run_days(context)
     targets = configured_targets(chain.rpc_url, settings.chain_id)
     con = warehouse.connect()
     try:
