@@ -136,3 +136,32 @@ def plan_late_data(landing_dir: str | Path,
         "\n".join(f"{f.rel}\t{f.sha256}" for f in late).encode()).hexdigest()
     start = max(min(f.first_day for f in late), first)
     return LateDataPlan(tuple(late), start, latest, f"late-data-{digest[:32]}")
+
+
+@dataclass(frozen=True)
+class LateDataAnswer:
+    """What the landing zone holds that the computed days have not seen: the re-run it
+    calls for (`plan`), or why none (`reason`)."""
+
+    plan: LateDataPlan | None
+    reason: str
+
+
+def what_is_late(warehouse_path: str | Path, landing_root: str | Path) -> LateDataAnswer:
+    """The late deliveries under `landing_root` (local path or fsspec URL) against the
+    warehouse at `warehouse_path`, opened read-only: a run that holds the warehouse is
+    never waited for, the question is asked again later."""
+    if not Path(warehouse_path).exists():
+        return LateDataAnswer(None, "no warehouse yet")
+    try:
+        con = duckdb.connect(str(warehouse_path), read_only=True)
+    except duckdb.IOException as exc:  # a run holds the write lock: look again later
+        return LateDataAnswer(None, f"warehouse busy: {exc}")
+    try:
+        plan = plan_late_data(landing_root, con)
+    finally:
+        con.close()
+    if plan is None:
+        return LateDataAnswer(None, "no late delivery for a computed day")
+    return LateDataAnswer(plan, f"{len(plan.files)} late file(s): re-running "
+                                f"{plan.start} .. {plan.end}")

@@ -10,8 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ingestion.late_data import plan_late_data, what_is_late
 from orchestration.resources import WarehouseResource
-from orchestration.sensors import late_data_sensor, plan_late_data
+from orchestration.sensors import late_data_sensor
 from tests.fixture_paths import WORKED_EXAMPLE_INPUT
 from tests.ops.conftest import END
 
@@ -141,3 +142,32 @@ def test_an_invoice_dated_in_year_one_reruns_from_the_first_computed_day(data_di
             "X-1,1,P-NEO2,D-GPU-RS,C-9,0001-01-01,,0001-01-01,0001-01-31,10,100,issued,\n")
     result, _ = evaluate(data_dir)
     assert result.tags["dagster/asset_partition_range_start"] == "2026-01-25"  # inception
+
+
+def test_the_landing_package_answers_for_a_landing_zone_behind_fsspec(data_dir):
+    """The sensor asks `ingestion.late_data`; that answer reads through `Landing`, so a
+    landing zone in an fsspec store (here memory://) is seen as a local one is."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = "memory://late-data-landing"
+    local = data_dir / "landing"
+    for path in local.rglob("*"):
+        if path.is_file():
+            fs.pipe(f"{root}/{path.relative_to(local).as_posix()}", path.read_bytes())
+    try:
+        nothing = what_is_late(data_dir / "warehouse.duckdb", root)
+        assert nothing.plan is None and nothing.reason == "no late delivery for a computed day"
+        fs.pipe(f"{root}/invoices/P-NEO2/2026-03-04/invoices_late.csv", LATE_INVOICE.encode())
+        answer = what_is_late(data_dir / "warehouse.duckdb", root)
+        # the late invoice's period starts 2026-02-20; the latest computed day is END
+        assert answer.plan is not None
+        assert (answer.plan.start, answer.plan.end) == (date(2026, 2, 20), END)
+        assert [f.rel for f in answer.plan.files] == ["invoices/P-NEO2/2026-03-04/invoices_late.csv"]
+    finally:
+        fs.rm(root, recursive=True)
+
+
+def test_no_warehouse_yet_is_a_skip(tmp_path):
+    answer = what_is_late(tmp_path / "warehouse.duckdb", tmp_path / "landing")
+    assert answer.plan is None and answer.reason == "no warehouse yet"
