@@ -10,7 +10,6 @@ registry, the landing deliveries and `chain_events.jsonl` with the ingestion loa
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import tempfile
@@ -20,9 +19,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from aidnav.config import REPO_ROOT
-
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+from modelling.dbt import dbt_build_invocation
 
 # mart -> (csv name, columns, sort key columns after day)
 MART_EXPORTS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -71,24 +68,6 @@ class ReplayError(RuntimeError):
     pass
 
 
-def dbt_build_args(start: date | None, end: date | None, select: str | None = None,
-                   target_path: str | None = None) -> list[str]:
-    """The `dbt build` arguments for a window of days (None: the project default)."""
-    dbt_vars: dict[str, str] = {}
-    if start is not None:
-        dbt_vars["start_date"] = start.isoformat()
-    if end is not None:
-        dbt_vars["end_date"] = end.isoformat()
-    args = ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
-    if select:
-        args += ["--select", select]
-    if target_path:
-        args += ["--target-path", target_path]
-    return args
-
-
 def format_cell(value: object) -> str:
     """Exact text for CSV: decimals without trailing zeros, true/false, empty for null."""
     if value is None:
@@ -105,18 +84,6 @@ def format_cell(value: object) -> str:
     return str(value)
 
 
-# The window in the environment instead of `--vars`: dbt parses the whole project again
-# whenever `--vars` changes (about 4 s a run on a small machine); an environment variable
-# that changes only re-parses the files that read it (dbt_project/macros/window.sql).
-WINDOW_ENV = {"start_date": "AIDNAV_START_DATE", "end_date": "AIDNAV_END_DATE"}
-
-
-def dbt_window_env(start: date | None, end: date | None) -> dict[str, str]:
-    """AIDNAV_START_DATE / AIDNAV_END_DATE for a window (empty string: project default)."""
-    return {WINDOW_ENV["start_date"]: start.isoformat() if start else "",
-            WINDOW_ENV["end_date"]: end.isoformat() if end else ""}
-
-
 def run_dbt(warehouse: Path, start: date | None, end: date | None, work_dir: Path,
             select: str | None = None, window_in_vars: bool = False) -> None:
     """Run `dbt build` in-process against `warehouse` for days start..end.
@@ -127,13 +94,10 @@ def run_dbt(warehouse: Path, start: date | None, end: date | None, work_dir: Pat
     from dbt.cli.main import dbtRunner
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    env = {"AIDNAV_WAREHOUSE": str(warehouse)}
-    if window_in_vars:
-        env.update(dbt_window_env(None, None))
-        args = dbt_build_args(start, end, select, target_path=str(work_dir / "target"))
-    else:
-        env.update(dbt_window_env(start, end))
-        args = dbt_build_args(None, None, select, target_path=str(work_dir / "target"))
+    args, window = dbt_build_invocation(start, end, window_in_vars=window_in_vars,
+                                        select=select, target_path=str(work_dir / "target"),
+                                        with_project=True)
+    env = {"AIDNAV_WAREHOUSE": str(warehouse), **window}
     args += ["--log-path", str(work_dir / "logs"), "--quiet"]
     saved = {k: os.environ.get(k) for k in env}  # the settings' warehouse back after it
     os.environ.update(env)

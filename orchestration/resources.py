@@ -2,8 +2,6 @@
 
 
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,11 +10,9 @@ import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import PrivateAttr
 
-from aidnav.config import Settings, dbt_environment, load_settings
-
-# AIDNAV_DBT_PROJECT_DIR runs the job against another copy of the dbt project (its own
-# profiles.yml and target/), e.g. a patched copy in a test; default: the repository's.
-DBT_PROJECT_DIR = load_settings().dbt_project_dir
+from aidnav.config import Settings, load_settings
+from ingestion.registry import Registry
+from modelling.dbt import DBT_PROFILES_DIR, DBT_PROJECT_DIR, dbt_executable
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -38,9 +34,27 @@ class WarehouseResource(dg.ConfigurableResource):
     # held through every step (the dbt child included), given back at teardown.
     _run_lock: int | None = PrivateAttr(default=None)
 
+    # The run's registry, parsed once a run: the `registry` asset validates it and loads it
+    # into raw (`load_registry`), every later step of the run takes it from here.
+    _registry: Registry | None = PrivateAttr(default=None)
+
+    def load_registry(self, con: duckdb.DuckDBPyConnection) -> Registry:
+        """Validate the registry CSVs, replace the raw registry tables with them, and keep
+        the parsed registry for the rest of the run."""
+        from ingestion.registry import load_registry
+
+        self._registry = load_registry(con, self.settings().registry_dir)
+        return self._registry
+
+    def registry(self, con: duckdb.DuckDBPyConnection) -> Registry:
+        """The run's registry: the one the `registry` asset loaded, or, in a run without
+        that asset, loaded here once (as that asset would)."""
+        return self._registry if self._registry is not None else self.load_registry(con)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         from ingestion.warehouse import acquire_run_lock
 
+        self._registry = None
         run_id = context.run_id
         if run_id is None:  # a sensor's or a schedule's evaluation: it only reads
             return
@@ -56,6 +70,7 @@ class WarehouseResource(dg.ConfigurableResource):
         if self._run_lock is not None:
             release_run_lock(self._run_lock)
             self._run_lock = None
+        self._registry = None
 
 
 class ChainResource(dg.ConfigurableResource):
@@ -97,47 +112,16 @@ def signer_resource() -> SignerResource:
                              if name in os.environ})
 
 
-def _dbt_executable() -> str:
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.exists() else "dbt"
-
-
-def _project_sources(project_dir: Path) -> list[Path]:
-    """The files a dbt parse reads: the project and profile files, models, macros, tests."""
-    files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
-    for folder in ("models", "macros", "tests"):
-        files.extend(p for p in (project_dir / folder).rglob("*") if p.is_file())
-    return [p for p in files if p.exists()]
-
-
-def ensure_manifest(project: DbtProject) -> Path:
-    """`make install` parses the project; this parses it again where that has not run yet,
-    or where a model, macro or test changed since (a pull that adds a model would
-    otherwise fail the run on a manifest that does not know it)."""
-    manifest = project.manifest_path
-    stale = not manifest.exists() or any(
-        p.stat().st_mtime > manifest.stat().st_mtime
-        for p in _project_sources(Path(project.project_dir)))
-    if stale:
-        subprocess.run(
-            [_dbt_executable(), "parse", "--quiet", "--profiles-dir", str(project.profiles_dir)],
-            cwd=project.project_dir,
-            check=True,
-            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        )
-    return project.manifest_path
-
-
 settings = load_settings()
-os.environ.update(dbt_environment(settings))  # the dbt child writes the settings' warehouse
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-ensure_manifest(dbt_project)
+# the project as dagster-dbt sees it; its manifest is made sure of (`modelling.dbt`) when
+# the dbt asset is built, not here: importing the code location never runs dbt
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
 
 RESOURCES = {
     "warehouse": WarehouseResource(data_dir=str(settings.data_dir)),
     "chain": ChainResource(rpc_url=settings.rpc_url),
     "signer": signer_resource(),
-    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable()),
+    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
 }

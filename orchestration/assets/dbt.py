@@ -6,18 +6,19 @@ so a window's rows do not depend on the window asked for.
 """
 
 
+import functools
 import os
 import shutil
 from collections.abc import Mapping
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from modelling.replay import dbt_window_env
-from orchestration.partitions import daily_partitions
+from aidnav.config import dbt_environment, load_settings
+from modelling.dbt import dbt_build_invocation, ensure_manifest
+from orchestration.partitions import daily_partitions, run_days
 from orchestration.resources import dbt_project
 
 
@@ -56,17 +57,6 @@ def keep_partial_parse(run_target: Path) -> bool:
     return True
 
 
-def dbt_build_invocation(start: date, end: date) -> tuple[list[str], dict[str, str]]:
-    """The dbt CLI arguments and environment for a window of days (inclusive).
-
-    The window travels in the environment, not in `--vars`: dbt re-parses the whole
-    project whenever `--vars` changes, which would cost every daily run seconds.
-    """
-    if end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    return ["build"], dbt_window_env(start, end)
-
-
 class AidnavDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -78,25 +68,42 @@ class AidnavDbtTranslator(DagsterDbtTranslator):
         return f"dbt_{fqn[1]}" if len(fqn) > 2 else "dbt"
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=AidnavDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
-)
-def aidnav_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    window = context.partition_time_window
-    start = window.start.date()
-    end = window.end.date() - timedelta(days=1)
-    args, env = dbt_build_invocation(start, end)
-    os.environ.update(env)  # the dbt subprocess inherits the environment
-    context.log.info(f"dbt {' '.join(args)} for {start} .. {end}")
-    invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
-    keep_partial_parse(invocation.target_path)
-    removed = prune_dbt_targets(invocation.target_path)
-    if removed:
-        context.log.info(f"removed {len(removed)} dbt target folder(s) of earlier runs, "
-                         f"kept the newest {KEEP_DBT_TARGETS}")
+@functools.cache
+def dbt_models_asset() -> dg.AssetsDefinition:
+    """The dbt models as one asset definition, built from the manifest, which is parsed
+    again first when it is missing or older than the project (`modelling.dbt`). Built on
+    first use (the definitions loaded for the UI or a run), never when a module is imported."""
+    manifest = ensure_manifest(Path(dbt_project.project_dir), Path(dbt_project.profiles_dir))
+
+    @dbt_assets(
+        manifest=manifest,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=AidnavDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+    )
+    def aidnav_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        days = run_days(context)
+        start, end = days[0], days[-1]
+        args, window = dbt_build_invocation(start, end)
+        # the dbt subprocess inherits the environment: the settings' warehouse (the very
+        # file the Python side opens) and the window
+        os.environ.update({**dbt_environment(load_settings()), **window})
+        context.log.info(f"dbt {' '.join(args)} for {start} .. {end}")
+        invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
+        keep_partial_parse(invocation.target_path)
+        removed = prune_dbt_targets(invocation.target_path)
+        if removed:
+            context.log.info(f"removed {len(removed)} dbt target folder(s) of earlier runs, "
+                             f"kept the newest {KEEP_DBT_TARGETS}")
+
+    return aidnav_dbt_models
+
+
+def __getattr__(name: str):
+    # `from orchestration.assets.dbt import aidnav_dbt_models` builds it then
+    if name == "aidnav_dbt_models":
+        return dbt_models_asset()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

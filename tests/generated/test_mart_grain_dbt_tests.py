@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from modelling.replay import DBT_PROJECT_DIR, MART_EXPORTS, load_inputs, run_dbt
+from modelling.dbt import DBT_PROJECT_DIR
+from modelling.replay import MART_EXPORTS, load_inputs, run_dbt
 from tests.generated.book_generator import generate_book
 
 pytestmark = pytest.mark.xdist_group("generated_grain")

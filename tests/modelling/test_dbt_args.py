@@ -6,7 +6,8 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from modelling.replay import DBT_PROJECT_DIR, dbt_build_args, format_cell
+from modelling.dbt import DBT_PROJECT_DIR, dbt_build_args
+from modelling.replay import format_cell
 
 
 def test_window_vars_and_project():

@@ -130,7 +130,7 @@ def test_same_day_twice_by_vars_then_by_environment(full, tmp_path):
 def test_a_window_bound_that_is_not_a_date_is_refused(full, tmp_path, monkeypatch):
     from dbt.cli.main import dbtRunner
 
-    from modelling.replay import dbt_build_args
+    from modelling.dbt import dbt_build_args
 
     monkeypatch.setenv("AIDNAV_WAREHOUSE", str(copy_of(full[0], tmp_path)))
     monkeypatch.setenv("AIDNAV_END_DATE", "2026-3-5")
@@ -146,7 +146,7 @@ def test_docs_generate_catalogs_every_mart_with_its_contract_types(full, tmp_pat
 
     from dbt.cli.main import dbtRunner
 
-    from modelling.replay import DBT_PROJECT_DIR
+    from modelling.dbt import DBT_PROJECT_DIR
 
     monkeypatch.setenv("AIDNAV_WAREHOUSE", str(copy_of(full[0], tmp_path)))
     target = tmp_path / "docs"

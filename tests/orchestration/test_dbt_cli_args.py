@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from orchestration.assets.dbt import dbt_build_invocation
+from modelling.dbt import dbt_build_invocation
 
 
 def test_one_day_window_passes_the_same_start_and_end():
