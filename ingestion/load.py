@@ -31,15 +31,17 @@ LOADERS: dict[str, Callable[..., IngestStats]] = {
 
 def ingest_source(con: duckdb.DuckDBPyConnection, source: str, data_dir: str | Path,
                   registry: Registry, dates: Iterable[date] | None = None,
-                  quarantine_dir: str | Path | None = None) -> IngestStats:
-    """Ingest one landing source of `<data_dir>/landing` (or of the landing folder itself).
+                  quarantine_dir: str | Path | None = None,
+                  loader: Callable[..., IngestStats] | None = None) -> IngestStats:
+    """Ingest one landing source of `<data_dir>/landing` (or of the landing folder itself)
+    with `loader` (default: the source's in LOADERS).
     With `quarantine_dir` (e.g. `<data_dir>/quarantine`), the records quarantined from the
     files this call read are also written, for people, as JSON Lines under
     `<quarantine_dir>/<source>/.../<file>.jsonl` (raw.quarantine is the reference)."""
     ledgered = "select file from raw.ingested_files where source = ?"
     before = {r[0] for r in con.execute(ledgered, [source]).fetchall()}
-    stats = LOADERS[source](con, _landing_root(data_dir), registry,
-                            None if dates is None else list(dates))
+    stats = (loader or LOADERS[source])(con, _landing_root(data_dir), registry,
+                                         None if dates is None else list(dates))
     if quarantine_dir is not None:
         files = [f for (f,) in con.execute(ledgered + " and rows_quarantined > 0",
                                            [source]).fetchall() if f not in before]

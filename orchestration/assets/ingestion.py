@@ -8,8 +8,11 @@ other fails the step at once, its cause and remedy in one line.
 """
 
 
+from collections.abc import Callable
+
 import dagster as dg
 
+from ingestion.load import LOADERS
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ChainResource, WarehouseResource
 from orchestration.run_outcome import retried_only_when_transient
@@ -40,14 +43,13 @@ def _stats_metadata(stats) -> dict:
     retry_policy=INGEST_RETRY,
 )
 def registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """The registry CSVs, validated: an error stops the run, naming file, line and field."""
-    from ingestion.registry import load_registry
-
+    """The registry CSVs, validated: an error stops the run, naming file, line and field.
+    Parsed here once for the run: the other steps take it from the warehouse resource."""
     counts = {}
     with retried_only_when_transient(context, INGEST_RETRY, data_dir=warehouse.data_dir):
         con = warehouse.connect()
         try:
-            load_registry(con, warehouse.settings().registry_dir)
+            warehouse.load_registry(con)
             for table in REGISTRY_TABLES:
                 counts[table] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
         finally:
@@ -58,9 +60,10 @@ def registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         )
 
 
-def _landing_asset(key: str, source: str, description: str):
-    """The asset `raw/<key>`: the landing source `source` through `ingest_source`, its
-    rejected records also written under `<data>/quarantine/` for people to read."""
+def _landing_asset(key: str, source: str, loader: Callable, description: str):
+    """The asset `raw/<key>`: the landing source `source` read by `loader` through
+    `ingest_source`, its rejected records also written under `<data>/quarantine/` for
+    people to read."""
 
     @dg.asset(
         key=["raw", key],
@@ -73,15 +76,13 @@ def _landing_asset(key: str, source: str, description: str):
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         from ingestion.load import ingest_source
-        from ingestion.registry import load_registry
 
         settings = warehouse.settings()
         with retried_only_when_transient(context, INGEST_RETRY, data_dir=warehouse.data_dir):
             con = warehouse.connect()
             try:
-                reg = load_registry(con, settings.registry_dir)
-                stats = ingest_source(con, source, settings.data_dir, reg,
-                                      quarantine_dir=settings.quarantine_dir)
+                stats = ingest_source(con, source, settings.data_dir, warehouse.registry(con),
+                                      quarantine_dir=settings.quarantine_dir, loader=loader)
             finally:
                 con.close()
         return dg.MaterializeResult(metadata=_stats_metadata(stats))
@@ -91,15 +92,15 @@ def _landing_asset(key: str, source: str, description: str):
 
 
 raw_invoices = _landing_asset(
-    "invoices", "invoices",
+    "invoices", "invoices", LOADERS["invoices"],
     "Provider invoices from landing/invoices; bad rows to raw.quarantine.",
 )
 raw_gpu_samples = _landing_asset(
-    "gpu_samples", "gpu_telemetry",
+    "gpu_samples", "gpu_telemetry", LOADERS["gpu_telemetry"],
     "Signed NVML telemetry batches, verified; forged or implausible samples quarantined.",
 )
 raw_robot_records = _landing_asset(
-    "robot_records", "robot_telemetry",
+    "robot_records", "robot_telemetry", LOADERS["robot_telemetry"],
     "Robot state records from landing/robot_telemetry.",
 )
 
@@ -117,14 +118,12 @@ def raw_chain_events(
 ) -> dg.MaterializeResult:
     """Token Transfers and vault Deposits/Withdraws from the RPC, confirmed blocks only."""
     from ingestion.chain.events import ingest_chain_events
-    from ingestion.registry import load_registry
 
     with retried_only_when_transient(context, INGEST_RETRY, rpc_url=chain.rpc_url,
                                      data_dir=warehouse.data_dir):
         con = warehouse.connect()
         try:
-            reg = load_registry(con, warehouse.settings().registry_dir)
-            stats = ingest_chain_events(con, chain.web3(), reg)
+            stats = ingest_chain_events(con, chain.web3(), warehouse.registry(con))
         finally:
             con.close()
     return dg.MaterializeResult(metadata=_stats_metadata(stats))
