@@ -35,6 +35,19 @@ def _f(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
+def _by_provider(con: duckdb.DuckDBPyConnection, mart: str, day: date,
+                 measures: str) -> list[tuple]:
+    """The assets of an operation mart on `day` per provider (its name, else its id, else
+    `?`): the provider, how many assets, then `measures` (aggregates over the mart `m`)."""
+    return con.execute(f"""
+        select coalesce(pr.name, d.provider_id, '?'), count(*), {measures}
+        from marts.{mart} m
+        left join raw.assets a on a.asset_id = m.asset_id
+        left join raw.deals d on d.deal_id = a.deal_id
+        left join raw.providers pr on pr.provider_id = d.provider_id
+        where m.day = ? group by all order by 1""", [day]).fetchall()
+
+
 def day_data(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
     """Everything one page shows, history up to `day` included."""
     nav_hist = con.execute(
@@ -52,30 +65,14 @@ def day_data(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
         left join raw.providers pr on pr.provider_id = d.provider_id
         where p.day = ? order by p.deal_id
         """, [day]).fetchall()
-    gpu = con.execute(
-        """
-        select coalesce(pr.name, d.provider_id, '?') as provider, count(*) as gpus,
-               avg(g.uptime_hours) / 24 as uptime, avg(g.avg_util_pct) / 100 as util,
-               avg(g.coverage) as coverage
-        from marts.fct_gpu_operation_daily g
-        left join raw.assets a on a.asset_id = g.asset_id
-        left join raw.deals d on d.deal_id = a.deal_id
-        left join raw.providers pr on pr.provider_id = d.provider_id
-        where g.day = ? group by all order by 1
-        """, [day]).fetchall()
+    # per provider: GPUs, uptime and utilisation (fractions of the day), coverage
+    gpu = _by_provider(con, "fct_gpu_operation_daily", day,
+                       "avg(m.uptime_hours) / 24, avg(m.avg_util_pct) / 100, avg(m.coverage)")
     fleet_hist = con.execute(
         "select day, avg(uptime_hours) / 24, avg(avg_util_pct) / 100 "
         "from marts.fct_gpu_operation_daily where day <= ? group by day order by day",
         [day]).fetchall()
-    robots = con.execute(
-        """
-        select coalesce(pr.name, d.provider_id, '?'), count(*), avg(r.operating_hours)
-        from marts.fct_robot_operation_daily r
-        left join raw.assets a on a.asset_id = r.asset_id
-        left join raw.deals d on d.deal_id = a.deal_id
-        left join raw.providers pr on pr.provider_id = d.provider_id
-        where r.day = ? group by all order by 1
-        """, [day]).fetchall()
+    robots = _by_provider(con, "fct_robot_operation_daily", day, "avg(m.operating_hours)")
     rewards = con.execute(
         "select day, sum(reward_wei), count(*) filter (where reward_wei > 0) "
         "from marts.fct_staker_rewards_daily where day <= ? group by day order by day",
