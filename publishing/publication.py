@@ -27,13 +27,12 @@ from typing import Any
 
 import duckdb
 
+from ledger.exact import WEI
 from publishing.reports import WrittenReport, code_version, write_report
 from onchain.days import day_from_number, day_number
 from publishing.preflight import LastPosted, preflight_day, publication_clock
 
 log = logging.getLogger(__name__)
-
-WEI = Decimal(10) ** 18
 
 PUBLICATIONS_DDL = """
 create schema if not exists marts;
