@@ -80,14 +80,19 @@ with lines as (
                                         xid_errors: 'integer', ecc_dbe_count: 'integer',
                                         serial: 'varchar', pci_bus_id: 'varchar'}})
 ),
-valid as (
-    select l.gpu_uuid as asset_id, l.ts::timestamptz as ts, l.filename,
-           l.gpu_util_pct, l.energy_mj
+plausible as (
+    select l.*, try_cast(l.ts as timestamptz) as ts_parsed
     from lines l
+    where regexp_full_match(l.ts, '{ts_re}')
+      and {bounds}
+),
+valid as (
+    select l.gpu_uuid as asset_id, l.ts_parsed as ts, l.filename, l.gpu_util_pct,
+           l.energy_mj
+    from plausible l
     join _baseline_files f on f.path = l.filename
     join _baseline_gpus g on g.asset_id = l.gpu_uuid and g.node_address = f.signer
-    where regexp_full_match(l.ts, '{ts_re}') and try_cast(l.ts as timestamptz) < f.ts_limit
-      and {bounds}
+    where l.ts_parsed < f.ts_limit
 ),
 samples as (
     select asset_id, timezone('UTC', ts) as ts_utc, cast(timezone('UTC', ts) as date) as day,
@@ -325,7 +330,7 @@ def time_telemetry_stage(data_dir: Path, lake: Path, address: str, workers: int,
     """The telemetry stage (ingestion.lake.engine: every batch checked, deduplicated and
     reduced per (node, day)) run from scratch on the cluster at `address` into `lake`, its
     client in a fresh process: its seconds, throughput, partitions, the lake's bytes, and
-    the peak RSS of the client and the workers together."""
+    the peak RSS of the client and the workers together, and of the workers alone."""
     import subprocess
     import sys
 
@@ -335,8 +340,10 @@ def time_telemetry_stage(data_dir: Path, lake: Path, address: str, workers: int,
                              str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     rss = _TreeRss([proc.pid, *worker_pids]).start()
+    worker_rss = _TreeRss(worker_pids).start()
     output, _ = proc.communicate()
     rss.stop()
+    worker_rss.stop()
     if proc.returncode != 0:
         raise RuntimeError(f"bench: the telemetry stage on {workers} Dask worker(s) failed "
                            f"(exit {proc.returncode}):\n{output}")
@@ -349,6 +356,7 @@ def time_telemetry_stage(data_dir: Path, lake: Path, address: str, workers: int,
         "worker_seconds_per_partition": round(seconds * workers / parts, 4) if parts else None,
         "lake_bytes": sum(p.stat().st_size for p in lake.rglob("*.parquet")),
         "peak_rss_mb": round(rss.peak(), 1),
+        "workers_peak_rss_mb": round(worker_rss.peak(), 1),
     }
 
 
