@@ -10,7 +10,7 @@ import duckdb
 
 from ingestion.invoices.reader import ingest_invoices
 from ingestion.landing import write_quarantine_files
-from ingestion.nvml.ingest import ingest_gpu_telemetry
+from ingestion.lake.ingest import ingest_gpu_lake
 from ingestion.registry import Registry
 from ingestion.robots.reader import ingest_robot_telemetry
 from ingestion.stats import IngestStats
@@ -24,7 +24,7 @@ def _landing_root(data_dir: str | Path) -> str:
 # the landing sources, in the order a day loads them, and the loader of each
 LOADERS: dict[str, Callable[..., IngestStats]] = {
     "invoices": ingest_invoices,
-    "gpu_telemetry": ingest_gpu_telemetry,
+    "gpu_telemetry": ingest_gpu_lake,  # samples to the lake, daily figures to the warehouse
     "robot_telemetry": ingest_robot_telemetry,
 }
 

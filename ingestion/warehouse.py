@@ -54,13 +54,22 @@ create table if not exists raw.invoices (
     payload_sha256 varchar, loaded_at timestamptz,
     primary key (invoice_id, version));
 
--- valid GPU samples (signature, signer, registration and plausibility checked);
--- duplicates of (gpu_uuid, ts) are kept here and removed in staging
+-- valid GPU samples (signature, signer, registration and plausibility checked), as
+-- ingestion.nvml.ingest checks them, duplicates of (gpu_uuid, ts) kept. A warehouse the
+-- telemetry lake feeds (ingestion.lake) replaces this table with a view of the lake's
+-- deduplicated samples: the samples are in the lake, not here.
 create table if not exists raw.gpu_samples (
     source_file varchar, line integer, batch_id varchar, node_id varchar, gpu_uuid varchar,
     ts timestamptz, gpu_util_pct double, mem_util_pct double, mem_used_mib double,
     power_w double, energy_mj decimal(38,6), temp_c double, sm_clock_mhz double,
     xid_errors integer, ecc_dbe_count integer, serial varchar, pci_bus_id varchar);
+-- per GPU and UTC day, from the lake's samples of that day (METHODOLOGY.md section 1):
+-- valid samples, utilisation sum, energy counted within the day, first and last reading;
+-- node_id is the node the GPU is registered to (the lake partition)
+create table if not exists raw.gpu_daily (
+    day date, node_id varchar, asset_id varchar, valid_samples integer,
+    util_sum decimal(38,6), energy_in_day_mj decimal(38,6), first_energy_mj decimal(38,6),
+    last_energy_mj decimal(38,6), primary key (day, asset_id));
 
 -- valid robot state records; counters are lifetime totals
 create table if not exists raw.robot_records (

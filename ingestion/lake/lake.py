@@ -21,7 +21,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from aidnav.config import load_settings
 
-LAKE_URL_ENV = "AIDNAV_LAKE_URL"
+LAKE_URL_ENV = "AIDNAV_LAKE_URL"  # read by aidnav.config
 PARTITION_FILE = "samples.parquet"
 COMPRESSION = "zstd"
 
@@ -38,8 +38,8 @@ SAMPLE_SCHEMA = pa.schema([
 
 
 def lake_url() -> str:
-    """`AIDNAV_LAKE_URL`, else `<data dir>/lake` (the data dir as aidnav.config reads it)."""
-    return os.getenv(LAKE_URL_ENV) or str(load_settings().data_dir / "lake")
+    """The configured lake: `AIDNAV_LAKE_URL`, else `<data dir>/lake` (aidnav.config)."""
+    return load_settings().lake_url
 
 
 class Lake:

@@ -57,11 +57,13 @@ def test_robot_records_all_valid(con, worked_example_input):
 def test_gpu_sample_count(con, worked_example_input):
     _load_all(con, worked_example_input)
     # 8 GPUs x 24 samples x 40 days = 7680, less H100 #4's 10 silent days (240), the
-    # bad batch (48), the 150 C sample, H100 #3 after 02-24 18:00 (6), plus 3 duplicates
+    # bad batch (48), the 150 C sample, H100 #3 after 02-24 18:00 (6): in the lake (read
+    # through raw.gpu_samples) once each; the ledger also counts the 3 duplicates delivered
     n, distinct = con.execute(
         "select count(*), count(distinct (gpu_uuid, ts)) from raw.gpu_samples").fetchone()
-    assert n == 7680 - 240 - 48 - 1 - 6 + 3
-    assert n - distinct == 3
+    assert n == distinct == 7680 - 240 - 48 - 1 - 6
+    assert con.execute("select sum(rows_loaded) from raw.ingested_files "
+                       "where source = 'gpu_telemetry'").fetchone()[0] == n + 3
     assert con.execute("select count(*) from raw.gpu_samples where gpu_uuid = "
                        "'GPU-082384b2-1231-18a6-3271-2fa58b552cff' and ts::date = '2026-02-08'"
                        ).fetchone()[0] == 12

@@ -1,0 +1,151 @@
+"""The GPU telemetry loader of a warehouse fed by the lake (`ingestion.load` runs it for
+`gpu_telemetry`): the engine checks the new batches and writes their samples to the lake;
+the warehouse gets the quarantine rows, the file ledger and the per-GPU daily figures
+(`raw.gpu_daily`) in one transaction, and `raw.gpu_samples` becomes a view of the lake's
+samples, so that they stay queryable from DuckDB (and dbt's source) without being copied.
+
+The lake of a warehouse: the one given; else, for the configured warehouse (aidnav.config),
+the configured lake (`AIDNAV_LAKE_URL`, default `<data dir>/lake`); else a `lake/` folder
+beside the warehouse file (a replay's or a test's own warehouse never writes to the
+configured lake); an in-memory warehouse gets an in-memory lake of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from aidnav.config import load_settings
+from ingestion.lake.engine import LakeRun, reduce_partition, run_gpu_telemetry, split_samples
+from ingestion.lake.lake import Lake, lake_url
+from ingestion.landing import Rejection, ledger, quarantine, record_files
+from ingestion.nvml.ingest import SOURCE
+from ingestion.registry import Registry
+from ingestion.stats import IngestStats
+
+
+def warehouse_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The file of the connection's database; None when it is in memory."""
+    [(path,)] = con.execute("select path from duckdb_databases() "
+                            "where database_name = current_database()").fetchall()
+    return Path(path).resolve() if path else None
+
+
+def lake_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The lake of the warehouse `con` is open on, when none is given (module docstring)."""
+    path = warehouse_file(con)
+    if path is None:
+        con.execute("create temp table if not exists _aidnav_lake (url varchar)")
+        rows = con.execute("select url from _aidnav_lake").fetchall()
+        if not rows:
+            rows = [(f"memory://aidnav-lake-{uuid.uuid4().hex}",)]
+            con.execute("insert into _aidnav_lake values (?)", rows[0]).fetchall()
+        return rows[0][0]
+    if path == Path(load_settings().warehouse_path).resolve():
+        return lake_url()
+    return str(path.parent / "lake")
+
+
+def ingest_gpu_lake(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
+                    registry: Registry, dates: Iterable[date] | None = None, *,
+                    lake: str | Path | None = None, now: datetime | None = None,
+                    scheduler: str | None = None,
+                    max_file_bytes: int | None = None) -> IngestStats:
+    """Ingest the GPU telemetry batches under `landing_dir` (all delivery dates, or only
+    `dates`) that are new to the file ledger: samples to the lake, the rest to the
+    warehouse. On the Dask cluster at `scheduler` (default AIDNAV_DASK_SCHEDULER), else in
+    this process."""
+    lake = str(lake) if lake is not None else lake_of(con)
+    _adopt_samples_table(con, lake, registry)
+    run = run_gpu_telemetry(landing_dir, lake, registry, ledger(con, SOURCE), dates=dates,
+                            now=now, max_file_bytes=max_file_bytes, scheduler=scheduler)
+    store_run(con, run, lake)
+    return run.stats
+
+
+def store_run(con: duckdb.DuckDBPyConnection, run: LakeRun, lake: str) -> None:
+    """Write what a lake run leaves to the warehouse, in one transaction: quarantine rows
+    (replacing those of batches read again), ledger rows, and the daily figures of every
+    partition it rewrote; then point raw.gpu_samples at the lake."""
+    con.execute("begin transaction")
+    try:
+        if run.fresh:
+            con.execute("delete from raw.quarantine where source = ? and file in "
+                        "(select unnest(?))", [SOURCE, list(run.fresh)]).fetchall()
+        q = run.quarantine.to_pydict()
+        quarantine(con, SOURCE, [Rejection(*r) for r in zip(
+            q["file"], q["line"], q["field"], q["reason"], q["record"])])
+        led = run.ledger.to_pydict()
+        record_files(con, SOURCE, list(zip(led["file"], led["sha256"], led["rows_loaded"],
+                                           led["rows_quarantined"])))
+        _store_daily(con, run.partitions, run.daily)
+        point_samples_view(con, lake, has_samples=bool(run.partitions))
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+def _store_daily(con: duckdb.DuckDBPyConnection, partitions, daily: pa.Table) -> None:
+    if not partitions:
+        return
+    con.register("_gpu_daily_parts", pa.table({
+        "day": pa.array([d for _, d in partitions], pa.date32()),
+        "node_id": pa.array([n for n, _ in partitions], pa.string())}))
+    con.register("_gpu_daily_rows", daily)
+    try:
+        con.execute("delete from raw.gpu_daily where (day, node_id) in "
+                    "(select (day, node_id) from _gpu_daily_parts)").fetchall()
+        con.execute("insert into raw.gpu_daily by name select * from _gpu_daily_rows").fetchall()
+    finally:
+        con.unregister("_gpu_daily_parts")
+        con.unregister("_gpu_daily_rows")
+
+
+def _samples_kind(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("select table_type from information_schema.tables where "
+                       "table_schema = 'raw' and table_name = 'gpu_samples'").fetchall()
+    return rows[0][0] if rows else None
+
+
+def point_samples_view(con: duckdb.DuckDBPyConnection, lake: str,
+                       has_samples: bool = False) -> None:
+    """raw.gpu_samples as a view of the lake's samples, once the lake has a partition (the
+    warehouse's empty table stands for an empty lake until then). `has_samples`: the
+    caller knows it has one (the lake is not listed then)."""
+    lk = Lake(lake)
+    if not has_samples and not lk.partitions():
+        return
+    if _samples_kind(con) == "BASE TABLE":
+        con.execute("drop table raw.gpu_samples")
+    glob = lk.parquet_glob(con).replace("'", "''")
+    con.execute("create or replace view raw.gpu_samples as select * from "
+                f"read_parquet('{glob}', hive_partitioning = false)")
+
+
+def _adopt_samples_table(con: duckdb.DuckDBPyConnection, lake: str,
+                         registry: Registry) -> None:
+    """A warehouse that kept its samples in raw.gpu_samples: move them to the lake (each
+    partition deduplicated and reduced as a run would), once."""
+    if _samples_kind(con) != "BASE TABLE":
+        return
+    samples = con.sql("select * from raw.gpu_samples").to_arrow_table()
+    if not samples.num_rows:
+        return
+    parts = split_samples(samples, registry)
+    if not parts:  # none of a GPU still registered
+        return
+    daily = [reduce_partition(lake, node, day, t) for (node, day), t in sorted(parts.items())]
+    con.execute("begin transaction")
+    try:
+        _store_daily(con, tuple(parts), pa.concat_tables(daily))
+        point_samples_view(con, lake, has_samples=True)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

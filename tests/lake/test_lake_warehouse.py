@@ -1,0 +1,104 @@
+"""The warehouse of a lake-fed pipeline: the loader of `gpu_telemetry` leaves samples in the
+lake and per-GPU daily figures, quarantine rows and the ledger in the warehouse, with
+raw.gpu_samples a view of the lake."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from ingestion.lake.ingest import ingest_gpu_lake, lake_of
+from ingestion.lake.lake import SAMPLE_SCHEMA, Lake
+from ingestion.load import ingest_source
+from ingestion.nvml.ingest import ingest_gpu_telemetry
+from ingestion.warehouse import connect
+from tests.lake.lake_fixtures import NOW, REGISTRY, gpu, sample, write_batch
+
+DAY = date(2026, 3, 1)
+
+
+def _daily(con) -> dict[tuple[date, str], tuple]:
+    return {(d, a): tuple(rest) for d, a, *rest in con.execute(
+        "select day, asset_id, node_id, valid_samples, util_sum, energy_in_day_mj, "
+        "first_energy_mj, last_energy_mj from raw.gpu_daily").fetchall()}
+
+
+def _kind(con) -> str:
+    return con.execute("select table_type from information_schema.tables where "
+                       "table_schema = 'raw' and table_name = 'gpu_samples'").fetchall()[0][0]
+
+
+def test_landing_source_goes_to_the_lake_and_the_daily_table(tmp_path):
+    data = tmp_path / "data"
+    landing = data / "landing"
+    write_batch(landing, "2026-03-01", 0, "a", [
+        sample("2026-03-01T10:00:00Z", 2, 7_000_000, util=10),
+        sample("2026-03-01T10:01:00Z", 2, 7_001_000, util=20),
+        sample("2026-03-01T10:01:00Z", 2, 7_001_000, util=20),  # repeated line
+        sample("2026-03-01T10:02:00Z", 2, 7_003_000, util=30),
+        sample("2026-03-01T10:03:00Z", 2, 7_004_000, util=130),  # out of range: quarantined
+    ])
+    con = connect(data / "warehouse.duckdb")
+    stats = ingest_source(con, "gpu_telemetry", data, REGISTRY)
+    assert (stats.rows_loaded, stats.rows_quarantined) == (4, 1)
+    # 3 samples once each: 10 + 20 + 30 %, deltas 1,000 and 2,000 mJ within the power bound
+    assert _daily(con) == {(DAY, gpu(2)): ("node-0000", 3, Decimal(60), Decimal(3000),
+                                          Decimal(7_000_000), Decimal(7_003_000))}
+    assert _kind(con) == "VIEW"
+    assert con.execute("select count(*), count(distinct ts), min(source_file) "
+                       "from raw.gpu_samples").fetchall() == [
+        (3, 3, "gpu_telemetry/2026-03-01/node-0000/a.jsonl")]
+    assert Lake(data / "lake").partitions() == [("node-0000", DAY)]
+    assert con.execute("select file, line, field from raw.quarantine").fetchall() == [
+        ("gpu_telemetry/2026-03-01/node-0000/a.jsonl", 5, "gpu_util_pct")]
+    assert con.execute("select file, rows_loaded, rows_quarantined from raw.ingested_files"
+                       ).fetchall() == [("gpu_telemetry/2026-03-01/node-0000/a.jsonl", 4, 1)]
+
+    # a late sample of the same day: its row of raw.gpu_daily is replaced, not added to
+    write_batch(landing, "2026-03-02", 0, "late", [sample("2026-03-01T10:04:00Z", 2, 7_010_000)])
+    again = ingest_source(con, "gpu_telemetry", data, REGISTRY)
+    assert (again.files_read, again.files_skipped) == (1, 1)
+    assert _daily(con)[(DAY, gpu(2))][1:4] == (4, Decimal(110), Decimal(10_000))
+    assert con.execute("select count(*) from raw.gpu_daily").fetchone()[0] == 1
+    con.close()
+
+    # the view reads the lake from another connection too (dbt's, the checks')
+    ro = connect(data / "warehouse.duckdb", read_only=True)
+    assert ro.execute("select count(*) from raw.gpu_samples").fetchone()[0] == 4
+    ro.close()
+
+
+def test_samples_kept_in_the_warehouse_move_to_the_lake(tmp_path):
+    landing = tmp_path / "landing"
+    write_batch(landing, "2026-03-01", 1, "b", [
+        sample("2026-03-01T10:00:00Z", 8, 100, util=40),
+        sample("2026-03-01T10:00:00Z", 8, 100, util=40),
+        sample("2026-03-01T10:01:00Z", 8, 50, util=60)])  # a counter reset: 0
+    con = connect(tmp_path / "warehouse.duckdb")
+    ingest_gpu_telemetry(con, landing, REGISTRY, now=NOW)  # the samples in the warehouse
+    assert con.execute("select count(*) from raw.gpu_samples").fetchone()[0] == 3
+    stats = ingest_gpu_lake(con, landing, REGISTRY, now=NOW)
+    assert stats.files_skipped == 1
+    assert _kind(con) == "VIEW"
+    assert Lake(tmp_path / "lake").read("node-0001", DAY).num_rows == 2
+    assert _daily(con) == {(DAY, gpu(8)): ("node-0001", 2, Decimal(100), Decimal(0),
+                                          Decimal(100), Decimal(50))}
+
+
+def test_the_lake_of_a_warehouse(tmp_path, monkeypatch):
+    mem = connect(":memory:")
+    assert lake_of(mem).startswith("memory://") and lake_of(mem) == lake_of(mem)
+    assert lake_of(connect(":memory:")) != lake_of(mem)
+    monkeypatch.setenv("AIDNAV_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("AIDNAV_WAREHOUSE", raising=False)
+    monkeypatch.setenv("AIDNAV_LAKE_URL", "s3://fleet/lake")
+    assert lake_of(connect(tmp_path / "data" / "warehouse.duckdb")) == "s3://fleet/lake"
+    # a warehouse of its own (a replay's, a test's) never writes to the configured lake
+    assert lake_of(connect(tmp_path / "replay" / "warehouse.duckdb")) == \
+        str((tmp_path / "replay" / "lake").resolve())
+
+
+def test_lake_schema_is_the_checked_samples_schema():
+    con = connect(":memory:")
+    con.execute("set TimeZone = 'UTC'")
+    assert con.sql("select * from raw.gpu_samples").to_arrow_table().schema == SAMPLE_SCHEMA
