@@ -309,15 +309,16 @@ def _bundles(items: list[Any], weights: list[int], limit: int) -> list[list[Any]
 def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: Registry,
                       seen: dict[str, str], *, dates: Iterable[date] | None = None,
                       now: datetime | None = None, max_file_bytes: int | None = None,
-                      scheduler: str | None = None) -> LakeRun:
+                      scheduler: str | None = None, task_bytes: int = TASK_BYTES,
+                      task_samples: int = TASK_SAMPLES) -> LakeRun:
     """Check the telemetry deliveries under `landing_url` that are not in `seen` (the
     file ledger: relative path -> sha256), write their samples to the lake at `lake_url`
     and reduce the partitions they touch; on the cluster at `scheduler` (default
     AIDNAV_DASK_SCHEDULER), else in this process.
 
-    A task checks whole delivery folders, about TASK_BYTES of them, and
-    reduces whole partitions, about TASK_SAMPLES samples: a small day is one task of each
-    kind, a large one is spread over the workers. The cut depends on the inputs alone."""
+    A task checks whole delivery folders, about `task_bytes` of them, and reduces whole
+    partitions, about `task_samples` samples: a small day is one task of each kind, a
+    large one is spread over the workers. The cut depends on the inputs alone."""
     t0 = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     landing_url, lake_url = str(landing_url), str(lake_url)
@@ -327,7 +328,7 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
     folders = [files for _, files in sorted(delivery_folders(landing, dates).items())]
     sizes = _sizes(landing)
     bundles = _bundles(folders, [sum(sizes.get(f.path, 0) for f in fs) for fs in folders],
-                       TASK_BYTES)
+                       task_bytes)
     with dask_scheduler(scheduler) as sched:
         # keys are never reused: a later run's tasks read a landing zone and a lake that
         # may have changed, so no result of an earlier one may stand in for them
@@ -346,7 +347,7 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
                 by_partition.setdefault(k, []).append(delayed(_pieces)(c, k))
                 rows[k] = rows.get(k, 0) + n
         parts = sorted(by_partition, key=lambda k: (k[1], k[0]))
-        work = _bundles(parts, [rows[k] for k in parts], TASK_SAMPLES)
+        work = _bundles(parts, [rows[k] for k in parts], task_samples)
         reduced = dask.compute(*[delayed(reduce_partitions, pure=False)(
             lake_url, [(node, day, by_partition[(node, day)]) for node, day in bundle])
             for bundle in work], scheduler=sched) if work else ()

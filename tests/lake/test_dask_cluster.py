@@ -85,11 +85,14 @@ def test_cluster_and_in_process_runs_are_byte_identical(cluster, tmp_path):
         sample("2026-03-01T00:00:00Z", 0, 1_000_000), sample("2026-03-02T00:00:00Z", 3, 2),
         sample("2026-03-02T00:00:00Z", 9, 5)])
 
+    # each delivery folder and each partition a task of its own, so both workers get some
+    cut = {"task_bytes": 1, "task_samples": 1}
+
     def both(seen_local, seen_cluster):
         local = run_gpu_telemetry(landing, tmp_path / "lake-local", REGISTRY, seen_local,
-                                  now=NOW, scheduler="")
+                                  now=NOW, scheduler="", **cut)
         remote = run_gpu_telemetry(landing, tmp_path / "lake-cluster", REGISTRY, seen_cluster,
-                                   now=NOW, scheduler=cluster)
+                                   now=NOW, scheduler=cluster, **cut)
         return local, remote
 
     local, remote = both({}, {})
