@@ -24,8 +24,11 @@ LATE_INVOICE = HEADER + ("INV-N2-0004,3,P-NEO2,D-GPU-RS,C-BETA,2026-02-20,2026-0
 
 
 @pytest.fixture()
-def data_dir(example_warehouse, tmp_path) -> Path:
-    """A data directory whose warehouse has ingested the example and computed its 40 days."""
+def data_dir(example_warehouse, tmp_path, monkeypatch) -> Path:
+    """A data directory whose warehouse has ingested the example and computed its 40 days.
+    The warehouse is the one in it: an AIDNAV_WAREHOUSE left by an earlier test (the
+    command line exports it) would name another file."""
+    monkeypatch.delenv("AIDNAV_WAREHOUSE", raising=False)
     shutil.copytree(WORKED_EXAMPLE_INPUT / "landing", tmp_path / "landing")
     shutil.copytree(WORKED_EXAMPLE_INPUT / "registry", tmp_path / "registry")
     shutil.copy(example_warehouse, tmp_path / "warehouse.duckdb")

@@ -18,6 +18,7 @@ def test_one_parse_a_run(tmp_path: Path, monkeypatch):
                                                 raw_robot_records, registry)
     from orchestration.resources import WarehouseResource
 
+    monkeypatch.delenv("AIDNAV_WAREHOUSE", raising=False)  # the warehouse in `data`
     data = tmp_path / "data"
     shutil.copytree(WORKED_EXAMPLE_INPUT / "registry", data / "registry")
     shutil.copytree(WORKED_EXAMPLE_INPUT / "landing", data / "landing")
