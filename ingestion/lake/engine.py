@@ -38,6 +38,7 @@ from dask.local import get_sync
 
 from aidnav.config import load_settings
 from ingestion.bounds import GPU_NUMERIC, sql_number
+from ingestion.compression import codec_of
 from ingestion.landing import Landing, LandingFile, is_telemetry_delivery, record_files
 from ingestion.lake.lake import SAMPLE_SCHEMA, Lake
 from ingestion.nvml.ingest import SOURCE, ingest_gpu_telemetry
@@ -48,9 +49,12 @@ from ingestion.warehouse import connect
 SCHEDULER_ENV = "AIDNAV_DASK_SCHEDULER"  # read by aidnav.config
 # how long a run waits for the scheduler to answer before it stops with SchedulerUnreachable
 CONNECT_TIMEOUT_S = 5
-# the work of one task: delivered bytes checked, samples deduplicated and reduced
-TASK_BYTES = 32 << 20
+# the work of one task: JSON Lines bytes checked, samples deduplicated and reduced
+TASK_BYTES = 16 << 20
 TASK_SAMPLES = 250_000
+# what a compressed delivery is counted as, times its size, when the work is cut (telemetry
+# batches compress about 15 times with zstd or gzip; the cut needs no more than a guess)
+COMPRESSED_WEIGHT = 8
 
 DAILY_SCHEMA = pa.schema([
     ("day", pa.date32()), ("node_id", pa.string()), ("asset_id", pa.string()),
@@ -170,6 +174,7 @@ def _check_folder(landing_url: str, files: list[LandingFile], registry: Registry
     """Task: verify, parse and validate one delivery folder's new batches."""
     con = connect(":memory:")
     try:
+        _one_task_threads(con)
         con.execute("set TimeZone = 'UTC'")
         record_files(con, SOURCE, [(rel, sha, 0, 0) for rel, sha in seen.items()])
         stats = ingest_gpu_telemetry(con, landing_url, registry, now=now,
@@ -189,6 +194,18 @@ def _check_folder(landing_url: str, files: list[LandingFile], registry: Registry
     fresh = tuple(f.rel for f in files if is_telemetry_delivery(f)
                   and f.rel not in seen and f.rel not in refused)
     return _Checked(stats, fresh, quarantine, ledger, split_samples(samples, registry))
+
+
+def _one_task_threads(con: duckdb.DuckDBPyConnection) -> None:
+    """On a Dask worker, DuckDB gets the worker's threads, not the machine's: the worker
+    runs that many tasks at once, and the cluster's size is what sets the pace."""
+    try:
+        from distributed import get_worker
+
+        threads = get_worker().state.nthreads
+    except (ImportError, ValueError):
+        return  # in this process: DuckDB uses the machine
+    con.execute(f"set threads = {int(threads)}")
 
 
 def split_samples(samples: pa.Table, registry: Registry) -> dict[tuple[str, date], pa.Table]:
@@ -254,6 +271,7 @@ def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table |
         return DAILY_SCHEMA.empty_table()
     con = duckdb.connect()
     try:
+        _one_task_threads(con)
         con.execute("set TimeZone = 'UTC'")
         con.register("_lake_samples", pa.concat_tables(keyed))
         merged = con.sql(_DEDUPE_SQL).to_arrow_table()
@@ -327,7 +345,7 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
     # changed after it was ingested is quarantined)
     folders = [files for _, files in sorted(delivery_folders(landing, dates).items())]
     sizes = _sizes(landing)
-    bundles = _bundles(folders, [sum(sizes.get(f.path, 0) for f in fs) for fs in folders],
+    bundles = _bundles(folders, [sum(_weight(f, sizes) for f in fs) for fs in folders],
                        task_bytes)
     with dask_scheduler(scheduler) as sched:
         # keys are never reused: a later run's tasks read a landing zone and a lake that
@@ -366,6 +384,11 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
         ledger=pa.concat_tables([s.ledger for s in summaries])
         if summaries else LEDGER_SCHEMA.empty_table(),
         daily=daily, partitions=tuple(parts))
+
+
+def _weight(f: LandingFile, sizes: dict[str, int]) -> int:
+    size = sizes.get(f.path, 0)
+    return size if codec_of(f.rel) == "none" else size * COMPRESSED_WEIGHT
 
 
 def _sizes(landing: Landing) -> dict[str, int]:
