@@ -15,6 +15,20 @@ from tests.fixture_paths import WORKED_EXAMPLE, WORKED_EXAMPLE_EXPECTED, WORKED_
 os.environ.setdefault("AIDNAV_PARTITIONS_START", "2025-01-01")
 
 
+@pytest.fixture(autouse=True)
+def _environment_as_it_was():
+    """Each test ends with the environment it started with: the command line's
+    `prepare_environment` exports the settings (AIDNAV_WAREHOUSE, DAGSTER_HOME, ...) into
+    this process, and they must not reach the next test on the same worker."""
+    before = dict(os.environ)
+    yield
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+    for name, value in before.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def worked_example_dir() -> Path:
     """The worked example (README.md, input/, expected/)."""
