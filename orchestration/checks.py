@@ -71,16 +71,15 @@ def _suite_check(asset_key: list[str], table: str):
     return _check
 
 
-SUITE_CHECKS = [
-    _suite_check(["raw", t.split(".")[1]], t) for t in (
-        "raw.providers", "raw.deals", "raw.assets", "raw.price_index", "raw.offchain_reserves",
-        "raw.invoices", "raw.gpu_samples", "raw.robot_records", "raw.chain_events")
-] + [
-    _suite_check(["marts", t.split(".")[1]], t) for t in (
-        "marts.fct_nav_daily", "marts.fct_deal_position_daily", "marts.fct_gpu_operation_daily",
-        "marts.fct_robot_operation_daily", "marts.fct_asset_valuation_daily",
-        "marts.fct_staker_rewards_daily", "marts.fct_rewards_roots_daily")
-]
+def _suite_checks() -> list:
+    """One blocking check per suite of quality.suites (its owner): every raw source and
+    every mart the suites know."""
+    from quality.suites import SUITES
+
+    return [_suite_check(table.split("."), table) for table in SUITES]
+
+
+SUITE_CHECKS = _suite_checks()
 
 
 # ---------------------------------------------------------------- reconciliations

@@ -10,7 +10,7 @@ RAW = ["providers", "deals", "assets", "price_index", "offchain_reserves", "invo
        "gpu_samples", "robot_records", "chain_events"]
 MARTS = ["fct_nav_daily", "fct_deal_position_daily", "fct_gpu_operation_daily",
          "fct_robot_operation_daily", "fct_asset_valuation_daily", "fct_staker_rewards_daily",
-         "fct_rewards_roots_daily"]
+         "fct_rewards_roots_daily", "fct_deal_stress_daily"]
 
 
 def _specs():
