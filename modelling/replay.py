@@ -19,6 +19,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from ledger.exact import plain_text
 from modelling.dbt import dbt_build_invocation
 
 # mart -> (csv name, columns, sort key columns after day)
@@ -75,10 +76,7 @@ def format_cell(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        if value == 0:
-            return "0"
-        text = format(value, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        return plain_text(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
