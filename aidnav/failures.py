@@ -272,6 +272,11 @@ def classify(links: list[ErrorLink], *, rpc_url: str | None = None,
         return Cause("rpc_busy", f"the node at {_rpc_url(links, rpc_url)} answered "
                      f"{_short(link.message.split(' for url')[0], 60)} — it is busy or "
                      "restarting; run again", transient=True)
+    if link := _first(links, frozenset({"SchedulerUnreachable"})):
+        # its message names the address and the remedy; retried like an RPC node that is
+        # restarting, then an operator's setting to correct
+        return Cause("dask_unreachable", _short(link.message, 300), transient=True,
+                     operator=True)
     if link := _first(links, TIMEOUT_ERRORS):
         return Cause("timeout", f"timed out: {_short(link.message)} — the node or the disk "
                      "was slow; run again", transient=True)
