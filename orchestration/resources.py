@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from aidnav.config import Settings, load_settings
 from ingestion.registry import Registry
@@ -16,14 +16,21 @@ from modelling.dbt import DBT_PROFILES_DIR, DBT_PROJECT_DIR, dbt_executable
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The data directory and its DuckDB warehouse."""
+    """The data directory, its DuckDB warehouse and its telemetry lake, whose tasks run on
+    the Dask cluster at `dask_scheduler` (`tcp://host:port`; empty: in this process)."""
 
     data_dir: str
+    dask_scheduler: str | None = Field(
+        default=None, description="the Dask scheduler the GPU telemetry's tasks run on "
+        "(tcp://host:port); empty: in the run's own process; unset: AIDNAV_DASK_SCHEDULER")
 
     def settings(self) -> Settings:
-        # this resource's data directory, every other setting (AIDNAV_WAREHOUSE included:
-        # the file dbt writes) as configured
-        return replace(load_settings(), data_dir=Path(self.data_dir))
+        # this resource's data directory and Dask scheduler, every other setting
+        # (AIDNAV_WAREHOUSE included: the file dbt writes) as configured
+        settings = replace(load_settings(), data_dir=Path(self.data_dir))
+        if self.dask_scheduler is not None:
+            settings = replace(settings, dask_scheduler=self.dask_scheduler or None)
+        return settings
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         from ingestion.warehouse import connect
@@ -120,7 +127,8 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
 
 RESOURCES = {
-    "warehouse": WarehouseResource(data_dir=str(settings.data_dir)),
+    "warehouse": WarehouseResource(data_dir=str(settings.data_dir),
+                                   dask_scheduler=settings.dask_scheduler or ""),
     "chain": ChainResource(rpc_url=settings.rpc_url),
     "signer": signer_resource(),
     "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),

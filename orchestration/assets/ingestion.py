@@ -9,6 +9,7 @@ other fails the step at once, its cause and remedy in one line.
 
 
 from collections.abc import Callable
+from functools import partial
 
 import dagster as dg
 
@@ -60,10 +61,12 @@ def registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         )
 
 
-def _landing_asset(key: str, source: str, loader: Callable, description: str):
+def _landing_asset(key: str, source: str, loader: Callable, description: str,
+                   on_cluster: bool = False):
     """The asset `raw/<key>`: the landing source `source` read by `loader` through
     `ingest_source`, its rejected records also written under `<data>/quarantine/` for
-    people to read."""
+    people to read. A loader `on_cluster` runs its tasks on the warehouse resource's Dask
+    scheduler (none: in the run's process)."""
 
     @dg.asset(
         key=["raw", key],
@@ -78,11 +81,13 @@ def _landing_asset(key: str, source: str, loader: Callable, description: str):
         from ingestion.load import ingest_source
 
         settings = warehouse.settings()
+        load = (partial(loader, scheduler=settings.dask_scheduler or "") if on_cluster
+                else loader)
         with retried_only_when_transient(context, INGEST_RETRY, data_dir=warehouse.data_dir):
             con = warehouse.connect()
             try:
                 stats = ingest_source(con, source, settings.data_dir, warehouse.registry(con),
-                                      quarantine_dir=settings.quarantine_dir, loader=loader)
+                                      quarantine_dir=settings.quarantine_dir, loader=load)
             finally:
                 con.close()
         return dg.MaterializeResult(metadata=_stats_metadata(stats))
@@ -97,7 +102,9 @@ raw_invoices = _landing_asset(
 )
 raw_gpu_samples = _landing_asset(
     "gpu_samples", "gpu_telemetry", LOADERS["gpu_telemetry"],
-    "Signed NVML telemetry batches, verified; forged or implausible samples quarantined.",
+    "Signed NVML telemetry batches, verified; forged or implausible samples quarantined; "
+    "valid samples written once to the telemetry lake, per-GPU daily figures to the warehouse.",
+    on_cluster=True,
 )
 raw_robot_records = _landing_asset(
     "robot_records", "robot_telemetry", LOADERS["robot_telemetry"],
