@@ -32,7 +32,7 @@ from ingestion.bounds import (FILE_MAX_BYTES, LINE_MAX_BYTES, ROBOT_COUNTERS, SI
                               bound_text, sql_number)
 from ingestion.jsonl_lines import TS_WITH_OFFSET, register_lines, unregister
 from ingestion.landing import (FileRefused, Landing, LandingFile, Refusal, Rejection,
-                               delivery_content, drop_long_lines, is_telemetry_delivery, ledger,
+                               content_refusal_marker, delivery_content, drop_long_lines, is_telemetry_delivery, ledger,
                                quarantine, record_files, refuse_files, sha256_hex)
 from ingestion.nvml.ingest import ts_limit
 from ingestion.nvml.signature import verify_batch
@@ -124,6 +124,10 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
     refused: list[tuple[str, Refusal]] = []
     for f in files:
         data, refusal = landing.read_or_refuse(f, max_bytes)  # as delivered: sha, signature
+        sha = sha256_hex(data) if refusal is None else ""
+        if refusal is None and seen.get(f.rel) in (sha, content_refusal_marker(sha)):
+            skipped += 1  # loaded, or refused for its content: never decompressed again
+            continue
         if refusal is None:
             try:
                 content = delivery_content(f.rel, data, max_bytes)  # decompressed lines
@@ -134,10 +138,6 @@ def ingest_robot_telemetry(con: duckdb.DuckDBPyConnection, landing_dir: str | Pa
                 skipped += 1
             else:
                 refused.append((f.rel, refusal))
-            continue
-        sha = sha256_hex(data)
-        if seen.get(f.rel) == sha:
-            skipped += 1
             continue
         if f.rel in seen:
             changed.append(f.rel)

@@ -219,3 +219,26 @@ def test_the_late_data_sensor_sees_compressed_batches_until_ingested_and_never_t
     ledger = dict(con.execute("select file, sha256 from raw.ingested_files").fetchall())
     assert {f.rel: f.sha256 for f in new} == ledger
     assert new_landing_files(landing, ledger_files(con)) == []
+
+
+def test_a_robot_bomb_refused_once_is_never_decompressed_again(con, registry, landing,
+                                                                monkeypatch):
+    import ingestion.robots.reader as reader
+
+    d = landing / "robot_telemetry" / DAY / "fleet-1"
+    d.mkdir(parents=True)
+    (d / "bomb.jsonl.zst").write_bytes(_zstd_bomb())
+    decompressed: list[str] = []
+    real = reader.delivery_content
+
+    def counted(rel, data, max_bytes):
+        decompressed.append(rel)
+        return real(rel, data, max_bytes)
+
+    monkeypatch.setattr(reader, "delivery_content", counted)
+    first = ingest_robot_telemetry(con, landing, registry)
+    second = ingest_robot_telemetry(con, landing, registry)
+    assert (first.files_read, first.rows_quarantined) == (1, 1)
+    assert (second.files_read, second.files_skipped) == (0, 1)
+    assert decompressed == [f"robot_telemetry/{DAY}/fleet-1/bomb.jsonl.zst"]  # the first run's
+    assert len(quarantine_rows(con, "robot_telemetry")) == 1
