@@ -158,3 +158,20 @@ def test_the_html_summary_names_the_failure(con, tmp_path: Path):
     result = validate_table(con, "raw.deals", D, D)
     page = write_html_summary(tmp_path / "q" / "deals.html", "deals", [result]).read_text()
     assert "expect_column_values_to_be_in_set on structure: 1 row(s), e.g. [&#x27;bullet&#x27;]" in page
+
+
+def test_a_deal_without_provider_address_is_funded_by_the_exact_principal(con):
+    """The contract lets provider_address be empty: the deal is still checked for its
+    funding, a treasury transfer of exactly its principal on its funded date to an address
+    outside the reserves."""
+    collection, someone = "0x" + "44" * 20, "0x" + "55" * 20
+    con.execute("update raw.deals set provider_address = null, collection_address = ?",
+                [collection])
+    con.execute(f"insert into raw.addresses values (1, 'collection', '{collection}', 'c')")
+    assert reconcile_funding(con, 1, D) == [
+        "deal D1: no USDC transfer of 1000 from the treasury to its provider on 2026-03-01 "
+        "(transfers seen that day: none)"]
+    _transfer(con, 1_000_000_000, "2026-03-01 09:00:00+00", collection)  # between reserves
+    assert len(reconcile_funding(con, 1, D)) == 1
+    _transfer(con, 1_000_000_000, "2026-03-01 10:00:00+00", someone)
+    assert reconcile_funding(con, 1, D) == []
