@@ -7,8 +7,8 @@
 ) }}
 {#- Valid GPU samples summed per asset and UTC day, written for the window's days only
     (same windowing as the marts): sample count, utilisation sum, the positive energy
-    deltas between consecutive samples of the day (none above max_gpu_power_w over the
-    time between them), and the day's first and last energy reading. The telemetry lake's
+    deltas between consecutive samples of the day (none faster than the power bound of
+    ingestion/bounds.py allows), and the day's first and last energy reading. The telemetry lake's
     engine reduces each (node, day) partition to these figures as it writes it
     (ingestion/lake/engine.py, the same rule on the same deduplicated samples), so the
     sample history is never rescanned here. fct_gpu_operation_daily adds the delta from the
