@@ -59,9 +59,14 @@ def print_closing(settings: Settings, days: list[date], outcome: dict) -> None:
         finally:
             con.close()
     sent = outcome["transactions"]
-    print(f"{computed} of {len(days)} day(s) computed, {posted} on chain, {sent} "
-          f"transaction(s) sent" + (" (already on chain)" if sent == 0 and posted else "")
-          + f", {outcome['checks_failed']} check(s) failed")
+    if outcome["success"]:
+        print(f"{computed} of {len(days)} day(s) computed, {posted} on chain, {sent} "
+              f"transaction(s) sent" + (" (already on chain)" if sent == 0 and posted else "")
+              + f", {outcome['checks_failed']} check(s) failed")
+    else:  # what the warehouse holds may be an earlier run's: say so
+        print(f"the run failed: {sent} transaction(s) sent, {outcome['checks_failed']} "
+              f"check(s) failed; the warehouse holds {computed} of {len(days)} day(s) "
+              f"computed and {posted} on chain, this run's or earlier runs'")
     report = settings.reports_dir / "html" / f"{days[-1].isoformat()}.html"
     places = [f"report {report}" if report.exists() else None,
               f"exports {settings.exports_dir}" if settings.exports_dir.exists() else None,
