@@ -406,7 +406,10 @@ class _TreeRss:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.time(), self._rss()))
+            try:
+                self.samples.append((time.time(), self._rss()))
+            except OSError:  # a process left /proc while it was listed: sample again
+                pass
             self._stop.wait(self.interval_s)
 
     def start(self) -> "_TreeRss":
