@@ -169,12 +169,11 @@ def dbt_kinds() -> dict[str, str]:
     return kinds
 
 
-def read_events(instance, days: list[str]) -> tuple[str, list, dict]:
+def read_events(dagster_home: Path, days: list[str]) -> tuple[str, list, dict]:
     """The job's one run, its event log entries, and the counts."""
-    import dagster as dg
+    from orchestration.run_steps import job_run_log
 
-    [run] = instance.get_runs(dg.RunsFilter(job_name=JOB))
-    entries = instance.all_logs(run.run_id)
+    run_id, status, entries = job_run_log(dagster_home, JOB)
     kinds = dbt_kinds()
     by_type: Counter = Counter()
     by_day: Counter = Counter()
@@ -199,7 +198,7 @@ def read_events(instance, days: list[str]) -> tuple[str, list, dict]:
             assets_by_kind.setdefault(kind, set()).add(key.to_user_string())
     total = len(entries)
     counts = {
-        "run_id": run.run_id, "status": run.status.value, "events": total,
+        "run_id": run_id, "status": status, "events": total,
         "by_type": dict(by_type.most_common()),
         "by_day": {day: by_day.get(day, 0) for day in days},
         "outside_days": total - sum(by_day.get(day, 0) for day in days),
@@ -207,26 +206,11 @@ def read_events(instance, days: list[str]) -> tuple[str, list, dict]:
         "materializations_and_checks_by_kind": dict(sorted(by_kind.items())),
         "assets_by_kind": {k: len(v) for k, v in sorted(assets_by_kind.items())},
     }
-    return run.run_id, entries, counts
-
-
-def replay_seconds(instance, entries: list) -> tuple[float, dict[str, float]]:
-    """Store `entries` one by one into `instance` (an empty storage), as a run stores them;
-    the seconds in all and by type of event."""
-    by_type: Counter = Counter()
-    started = time.perf_counter()
-    for entry in entries:
-        before = time.perf_counter()
-        instance.store_event(entry)
-        event = entry.dagster_event
-        by_type[event.event_type_value if event else "LOG_MESSAGE"] += (
-            time.perf_counter() - before)
-    return (time.perf_counter() - started,
-            {k: round(v, 3) for k, v in by_type.most_common()})
+    return run_id, entries, counts
 
 
 def measure(days: int, storage: str, root: Path, end_day: date = END_DAY) -> dict:
-    import dagster as dg
+    from orchestration.run_steps import store_events_again
 
     home, data = root / "dagster", root / "data"
     home.mkdir(parents=True)
@@ -250,8 +234,7 @@ def measure(days: int, storage: str, root: Path, end_day: date = END_DAY) -> dic
         day_keys = [(first + timedelta(days=i)).isoformat() for i in range(days)]
         os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "AIDNAV_DAGSTER_POSTGRES_URL")
                            if k in env})
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            _, entries, counts = read_events(instance, day_keys)
+        _, entries, counts = read_events(home, day_keys)
         size = sqlite_storage(home) if port is None else pg_storage(port, PG_DB)
         # the same events again, into an empty storage of the same kind
         replay_home = root / "replay"
@@ -261,8 +244,7 @@ def measure(days: int, storage: str, root: Path, end_day: date = END_DAY) -> dic
             os.environ["AIDNAV_DAGSTER_POSTGRES_URL"] = pg_url(port, PG_REPLAY_DB)
         else:
             (replay_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        with dg.DagsterInstance.from_config(str(replay_home)) as instance:
-            store_s, store_by_type = replay_seconds(instance, entries)
+        store_s, store_by_type = store_events_again(replay_home, entries)
     events = counts["events"]
     return {
         "storage": storage, "days": days, "first_day": first.isoformat(),

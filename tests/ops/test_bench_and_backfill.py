@@ -60,7 +60,9 @@ def test_bench_runs_the_daily_job_and_prints_one_json_object_last(bench):
     _, _, steps = _step_windows(work / "dagster")
     assert steps["raw__gpu_samples"] == "ingest" and steps["aidnav_dbt_models"] == "dbt"
     assert steps["onchain__daily_publication"] == "publish"
-    assert sum(1 for k, v in steps.items() if "_suite_" in k and v == "checks") == 16
+    from quality.suites import SUITES
+
+    assert sum(1 for k, v in steps.items() if "_suite_" in k and v == "checks") == len(SUITES)
     with duckdb.connect(str(work / "data" / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from marts.publications "
                            "where day = date '2026-03-01'").fetchone()[0] >= 1
