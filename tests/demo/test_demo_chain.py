@@ -4,7 +4,6 @@ sends no transaction (block numbers unchanged)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 from web3 import Web3

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from modelling.replay import MART_EXPORTS, ReplayError, load_inputs, run_dbt
+from modelling.replay import MART_EXPORTS, load_inputs, run_dbt
 from tests.fixture_paths import WORKED_EXAMPLE_INPUT
 
 INCEPTION, END = date(2026, 1, 25), date(2026, 3, 5)

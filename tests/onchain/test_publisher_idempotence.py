@@ -9,7 +9,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from onchain.contracts_client import contract_at
-from onchain.deploy import call, deploy_contract
+from onchain.deploy import deploy_contract
 from onchain.days import day_number
 from publishing.publisher import PublishError, publish_nav, publish_rewards
 from onchain.signer import Signer

@@ -13,7 +13,7 @@ from eth_account import Account
 from web3 import Web3
 
 from onchain.contracts_client import contract_at
-from onchain.deploy import call, deploy_contract
+from onchain.deploy import deploy_contract
 from publishing.publisher import publish_nav
 from onchain.signer import Signer, SignerError, anvil_test_signer, load_signer
 
