@@ -4,14 +4,7 @@ as dask's in-process scheduler."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -19,60 +12,15 @@ from demo.bench_gpu import synth_day
 from ingestion.lake.engine import run_gpu_telemetry
 from tests.lake.lake_fixtures import NOW, REGISTRY, lake_files, ledger_of, sample, write_batch
 
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """tcp://127.0.0.1:<port> of a scheduler with two workers of one thread each."""
-    from distributed import Client
+    """tcp://127.0.0.1:<port> of a scheduler with two workers of one thread each, started
+    as the benchmark starts them (`demo.bench.dask_cluster`) and stopped after."""
+    from demo.bench import dask_cluster
 
-    logs = tmp_path_factory.mktemp("dask-logs")
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = []
-    try:
-        procs.append(subprocess.Popen(
-            [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-             "--no-dashboard"], cwd=REPO, start_new_session=True,
-            stdout=open(logs / "scheduler.log", "wb"), stderr=subprocess.STDOUT))
-        procs.append(subprocess.Popen(
-            [str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1",
-             "--no-dashboard", "--local-directory", str(logs)], cwd=REPO,
-            start_new_session=True, stdout=open(logs / "workers.log", "wb"),
-            stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with Client(address, timeout="5s") as c:
-                    c.wait_for_workers(2, timeout=max(1, deadline - time.monotonic()))
-                break
-            except (OSError, TimeoutError):
-                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                    raise AssertionError(
-                        f"the Dask cluster did not start; logs in {logs}") from None
-                time.sleep(0.5)
+    with dask_cluster(2, tmp_path_factory.mktemp("dask-logs")) as (address, _pids):
         yield address
-    finally:
-        for p in reversed(procs):
-            _stop(p)
 
 
 @pytest.mark.xdist_group("dask")
