@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from aidnav.config import REPO_ROOT
+from demo.postgres_server import DB_NAME, postgres_dsn, postgres_server, postgres_url
 from onchain.testing import free_port
 
 JOB = "daily_nav"
@@ -45,67 +45,17 @@ END_DAY = date(2026, 11, 20)
 SCALE = 0.05
 AIDNAV = str(Path(sys.executable).parent / "aidnav")
 MANIFEST = REPO_ROOT / "dbt_project" / "target" / "manifest.json"
-PG_USER = "aidnav"
-PG_DB = "aidnav_dagster"
+PG_DB = DB_NAME
 PG_REPLAY_DB = "aidnav_replay"
 STORAGES = ("sqlite", "postgres")
 
 
 # ---------------------------------------------------------------- PostgreSQL
-def _pg_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                   key=lambda p: int(p.parts[4]))
-    if not found:
-        raise SystemExit("no /usr/lib/postgresql/*/bin/postgres: apt-get install postgresql")
-    return found[-1].parent
-
-
-def _as_owner(cmd: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root: as root, the package's `postgres` user runs it
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-@contextmanager
-def postgres() -> Iterator[int]:
-    """A throw-away PostgreSQL server on a free loopback port, with the databases of the run
-    and of the replay; yields the port. Unlike the test suite's server it keeps fsync on.
-    Its folder is its own, in /tmp, for the `postgres` user to own when run as root."""
-    bin_dir = _pg_bin()
-    folder = Path(tempfile.mkdtemp(prefix="aidnav-bench-pg-", dir="/tmp"))
-    data = folder / "pgdata"
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    folder.chmod(0o755)
-    try:
-        subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER,
-                                  "--auth=trust", "-E", "UTF8", "--no-instructions"]),
-                       check=True, capture_output=True, timeout=120)
-        port = free_port()
-        subprocess.run(_as_owner([
-            str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w",
-            "-t", "60", "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
-            "start"]), check=True, capture_output=True, timeout=120)
-        for db in (PG_DB, PG_REPLAY_DB):
-            subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                            "-U", PG_USER, db], check=True, capture_output=True, timeout=60)
-        yield port
-    finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                      "-w", "stop"]), capture_output=True, timeout=120)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def pg_url(port: int, db: str) -> str:
-    return f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{port}/{db}"
-
-
 def pg_storage(port: int, db: str) -> dict:
     """Rows and bytes (`pg_total_relation_size`: table, indexes, TOAST) of each table."""
     import psycopg2
 
-    with psycopg2.connect(f"postgresql://{PG_USER}@127.0.0.1:{port}/{db}") as con, \
+    with psycopg2.connect(postgres_dsn(port, db)) as con, \
             con.cursor() as cur:
         cur.execute("select relname from pg_stat_user_tables order by relname")
         tables: dict[str, dict] = {}
@@ -222,7 +172,7 @@ def measure(days: int, storage: str, root: Path, end_day: date = END_DAY) -> dic
     with contextlib_for(storage, root) as port:
         if port is not None:
             shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-            env["AIDNAV_DAGSTER_POSTGRES_URL"] = pg_url(port, PG_DB)
+            env["AIDNAV_DAGSTER_POSTGRES_URL"] = postgres_url(port, PG_DB)
         try:
             prepare_s = _run([AIDNAV, "demo", "--no-run", "--days", str(days), "--end-day",
                               end_day.isoformat(), "--scale", str(SCALE)], env, 1800)
@@ -241,7 +191,7 @@ def measure(days: int, storage: str, root: Path, end_day: date = END_DAY) -> dic
         replay_home.mkdir()
         if port is not None:
             shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", replay_home / "dagster.yaml")
-            os.environ["AIDNAV_DAGSTER_POSTGRES_URL"] = pg_url(port, PG_REPLAY_DB)
+            os.environ["AIDNAV_DAGSTER_POSTGRES_URL"] = postgres_url(port, PG_REPLAY_DB)
         else:
             (replay_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         store_s, store_by_type = store_events_again(replay_home, entries)
@@ -261,8 +211,8 @@ def measure(days: int, storage: str, root: Path, end_day: date = END_DAY) -> dic
 @contextmanager
 def contextlib_for(storage: str, root: Path) -> Iterator[int | None]:
     if storage == "postgres":
-        with postgres() as port:
-            yield port
+        with postgres_server(databases=(PG_DB, PG_REPLAY_DB), fsync=True) as server:
+            yield server.port
     else:
         yield None
 

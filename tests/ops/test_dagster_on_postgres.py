@@ -15,7 +15,7 @@ import pytest
 
 from aidnav.config import REPO_ROOT
 from onchain.testing import free_port
-from tests.postgres_server import postgres_server
+from demo.postgres_server import postgres_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.xdist_group("postgres")]
 

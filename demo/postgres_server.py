@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for the tests, started from Debian's `postgresql` package.
+"""A throw-away PostgreSQL server, started from Debian's `postgresql` package: the test
+suite's (Dagster's storage on PostgreSQL) and the event-bookkeeping benchmark's.
 
 `initdb` makes a throw-away cluster in a temporary folder, `pg_ctl` starts it on a free
 loopback port (unix socket in the same folder), and it is stopped and removed afterwards.
@@ -36,12 +37,20 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        """As deploy/dagster.yaml expects it: the psycopg2 driver named."""
-        return f"postgresql+psycopg2://{DB_USER}@127.0.0.1:{self.port}/{DB_NAME}"
+        return postgres_url(self.port)
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://{DB_USER}@127.0.0.1:{self.port}/{DB_NAME}"
+        return postgres_dsn(self.port)
+
+
+def postgres_url(port: int, db: str = DB_NAME) -> str:
+    """As deploy/dagster.yaml expects it: the psycopg2 driver named."""
+    return f"postgresql+psycopg2://{DB_USER}@127.0.0.1:{port}/{db}"
+
+
+def postgres_dsn(port: int, db: str = DB_NAME) -> str:
+    return f"postgresql://{DB_USER}@127.0.0.1:{port}/{db}"
 
 
 def _bin_dir() -> Path:
@@ -58,7 +67,11 @@ def _as_owner(cmd: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_server(databases: tuple[str, ...] = (DB_NAME,),
+                    fsync: bool = False) -> Iterator[PostgresServer]:
+    """A server on a free loopback port with `databases` created, stopped and removed
+    afterwards; without `fsync` (the tests), faster and as safe for a throw-away cluster,
+    with it (the benchmark), as in production."""
     bin_dir = _bin_dir()
     folder = Path(tempfile.mkdtemp(prefix="aidnav-pg-", dir="/tmp"))
     data = folder / "data"
@@ -73,10 +86,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         port = free_port()
         subprocess.run(_as_owner([
             str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w",
-            "-t", "60", "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off", "start"]), check=True, capture_output=True, timeout=120)
-        subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                        "-U", DB_USER, DB_NAME], check=True, capture_output=True, timeout=60)
+            "-t", "60", "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+            + ("" if fsync else " -c fsync=off"), "start"]),
+            check=True, capture_output=True, timeout=120)
+        for db in databases:
+            subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                            "-U", DB_USER, db], check=True, capture_output=True, timeout=60)
         yield PostgresServer(port, folder)
     finally:
         if (data / "postmaster.pid").exists():
