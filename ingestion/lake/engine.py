@@ -3,12 +3,18 @@
 1. One task per delivery folder (`gpu_telemetry/<delivery day>/<node_id>/`) checks the
    batches new to the file ledger exactly as `ingestion.nvml.ingest` does (size, sha256,
    signature, every line parsed and validated, in a private in-memory DuckDB), and splits
-   its valid samples by (the GPU's registered node, UTC sample day).
-2. One task per (node, sample day) that received samples merges them with the lake's
-   partition, keeps the first copy of each (GPU, ts) by (source file, line) as staging
+   its valid samples by (the GPU's registered node, UTC sample day) into fragments under
+   the lake's `_incoming/<run>/` folder (Arrow IPC files); it returns only its summary
+   (stats, quarantine and ledger rows, and how many samples each partition got).
+2. One task per few (node, sample day) partitions that received samples reads their
+   fragments and merges them with the lake's partition, keeps the first copy of each (GPU, ts) by (source file, line) as staging
    always did, rewrites the partition when it changed, and reduces it to the per-GPU
    daily figures of METHODOLOGY.md section 1 (int_gpu_samples_daily's energy rule).
    A late delivery thus re-reduces only the partitions its samples fall in.
+
+No task holds more than its own share of the samples, and no sample travels between
+workers: memory is bounded by the size of a task, not by the fleet. The run's fragments
+are removed when it ends, whether it succeeded or not.
 
 With `AIDNAV_DASK_SCHEDULER=tcp://host:port` the tasks run on that cluster through
 `distributed.Client` (the landing zone and the lake must be reachable from its workers);
@@ -21,7 +27,9 @@ the daily figures for it to store (`store_run`).
 
 from __future__ import annotations
 
+import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +40,6 @@ from typing import Any
 import dask
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 from dask import delayed
 from dask.local import get_sync
 
@@ -152,7 +159,7 @@ class _Checked:
     fresh: tuple[str, ...]  # batches read for the first time (their old quarantine rows go)
     quarantine: pa.Table
     ledger: pa.Table
-    samples: dict[tuple[str, date], pa.Table]  # (registered node, sample day) -> samples
+    parts: dict[tuple[str, date], int]  # (registered node, sample day) -> samples written
 
 
 @dataclass(frozen=True)
@@ -169,86 +176,104 @@ class LakeRun:
     partitions: tuple[tuple[str, date], ...]
 
 
-def _check_folder(landing_url: str, files: list[LandingFile], registry: Registry,
-                  seen: dict[str, str], now: datetime, max_file_bytes: int | None) -> _Checked:
-    """Task: verify, parse and validate one delivery folder's new batches."""
+@dataclass(frozen=True)
+class _CheckTask:
+    """The inputs of one check task (one object, so that dask does not walk its lists)."""
+
+    landing_url: str
+    lake_url: str
+    run_id: str
+    task_no: int
+    files: list[LandingFile]
+    seen: dict[str, str]
+    now: datetime
+    max_file_bytes: int | None
+
+
+def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
+    """Task: verify, parse and validate delivery folders' new batches; their valid samples
+    go to the run's fragments, one per partition."""
     con = connect(":memory:")
     try:
         _one_task_threads(con)
         con.execute("set TimeZone = 'UTC'")
-        record_files(con, SOURCE, [(rel, sha, 0, 0) for rel, sha in seen.items()])
-        stats = ingest_gpu_telemetry(con, landing_url, registry, now=now,
-                                     max_file_bytes=max_file_bytes, files=files)
-        samples = con.sql("select * from raw.gpu_samples").to_arrow_table()
+        record_files(con, SOURCE, [(rel, sha, 0, 0) for rel, sha in task.seen.items()])
+        stats = ingest_gpu_telemetry(con, task.landing_url, registry, now=task.now,
+                                     max_file_bytes=task.max_file_bytes, files=task.files)
         quarantine = con.sql(
             "select source, file, line, field, reason, record from raw.quarantine "
             "order by file, line, field, reason").to_arrow_table().cast(QUARANTINE_SCHEMA)
         ledger = con.sql(
             "select file, sha256, rows_loaded, rows_quarantined from raw.ingested_files "
             "where not list_contains($seen, file) order by file",
-            params={"seen": list(seen)}).to_arrow_table().cast(LEDGER_SCHEMA)
+            params={"seen": list(task.seen)}).to_arrow_table().cast(LEDGER_SCHEMA)
+        lake = Lake(task.lake_url)
+        parts = {}
+        for key, part in _by_partition(con, "raw.gpu_samples", registry):
+            lake.write_fragment(task.run_id, *key, task.task_no, part)
+            parts[key] = part.num_rows
     finally:
         con.close()
     refused = {f for f, sha in zip(ledger["file"].to_pylist(), ledger["sha256"].to_pylist())
                if sha.startswith("refused:")}
-    fresh = tuple(f.rel for f in files if is_telemetry_delivery(f)
-                  and f.rel not in seen and f.rel not in refused)
-    return _Checked(stats, fresh, quarantine, ledger, split_samples(samples, registry))
+    fresh = tuple(f.rel for f in task.files if is_telemetry_delivery(f)
+                  and f.rel not in task.seen and f.rel not in refused)
+    return _Checked(stats, fresh, quarantine, ledger, parts)
 
 
 def _one_task_threads(con: duckdb.DuckDBPyConnection) -> None:
     """On a Dask worker, DuckDB gets the worker's threads, not the machine's: the worker
     runs that many tasks at once, and the cluster's size is what sets the pace."""
-    try:
-        from distributed import get_worker
+    if "distributed" not in sys.modules:
+        return  # in this process, no cluster in sight: DuckDB uses the machine
+    from distributed import get_worker
 
+    try:
         threads = get_worker().state.nthreads
-    except (ImportError, ValueError):
+    except ValueError:
         return  # in this process: DuckDB uses the machine
     con.execute(f"set threads = {int(threads)}")
+
+
+def _by_partition(con: duckdb.DuckDBPyConnection, relation: str, registry: Registry
+                  ) -> Iterator[tuple[tuple[str, date], pa.Table]]:
+    """The valid samples (SAMPLE_SCHEMA) of `relation` on `con` by lake partition: (the
+    node the GPU is registered to, the sample's UTC day), each in (source file, line)
+    order; partitions by node then day. Samples of a GPU no longer registered have none."""
+    gpus = [a for a in registry.assets if a.asset_type == "gpu"]
+    con.register("_gpu_nodes", pa.table({
+        "asset_id": pa.array([a.asset_id for a in gpus], pa.string()),
+        "part_node": pa.array([a.node_id for a in gpus], pa.string())}))
+    try:
+        keyed = con.sql(f"""
+            select s.*, n.part_node, cast(timezone('UTC', s.ts) as date) as part_day
+            from {relation} s join _gpu_nodes n on n.asset_id = s.gpu_uuid
+            order by n.part_node, part_day, s.source_file, s.line""").to_arrow_table()
+    finally:
+        con.unregister("_gpu_nodes")
+    if not keyed.num_rows:
+        return
+    # the sorted rows cut where the key changes: one pass, whatever the number of partitions
+    counts = keyed.select(["part_node", "part_day"]).group_by(
+        ["part_node", "part_day"], use_threads=False).aggregate([([], "count_all")])
+    samples = keyed.select(SAMPLE_SCHEMA.names).cast(SAMPLE_SCHEMA)
+    offset = 0
+    for node_id, day, n in zip(counts["part_node"].to_pylist(),
+                               counts["part_day"].to_pylist(), counts["count_all"].to_pylist()):
+        yield (node_id, day), samples.slice(offset, n)
+        offset += n
 
 
 def split_samples(samples: pa.Table, registry: Registry) -> dict[tuple[str, date], pa.Table]:
     """Valid samples (SAMPLE_SCHEMA) by lake partition: (the node the GPU is registered to,
     the sample's UTC day), each in (source file, line) order."""
-    gpus = [a for a in registry.assets if a.asset_type == "gpu"]
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
         con.register("_samples", samples)
-        con.register("_gpu_nodes", pa.table({
-            "asset_id": pa.array([a.asset_id for a in gpus], pa.string()),
-            "part_node": pa.array([a.node_id for a in gpus], pa.string())}))
-        keyed = con.sql("""
-            select s.*, n.part_node, cast(timezone('UTC', s.ts) as date) as part_day
-            from _samples s join _gpu_nodes n on n.asset_id = s.gpu_uuid
-            order by n.part_node, part_day, s.source_file, s.line""").to_arrow_table()
+        return {k: t.combine_chunks() for k, t in _by_partition(con, "_samples", registry)}
     finally:
         con.close()
-    out = {}
-    if keyed.num_rows:
-        keys = keyed.select(["part_node", "part_day"]).group_by(
-            ["part_node", "part_day"]).aggregate([]).to_pylist()
-        for k in keys:
-            mask = pc.and_(pc.equal(keyed["part_node"], k["part_node"]),
-                           pc.equal(keyed["part_day"], pa.scalar(k["part_day"], pa.date32())))
-            out[(k["part_node"], k["part_day"])] = (
-                keyed.filter(mask).select(SAMPLE_SCHEMA.names).cast(SAMPLE_SCHEMA))
-    return out
-
-
-def _pieces(checked: _Checked, key: tuple[str, date]) -> pa.Table | None:
-    return checked.samples.get(key)
-
-
-def _keys(checked: _Checked) -> dict[tuple[str, date], int]:
-    """The partitions a task's samples fall in, with their number of samples."""
-    return {k: t.num_rows for k, t in checked.samples.items()}
-
-
-def _summary(checked: _Checked) -> _Checked:
-    """The task's result without its samples (they stay where the task ran)."""
-    return _Checked(checked.stats, checked.fresh, checked.quarantine, checked.ledger, {})
 
 
 def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table | None]]]
@@ -290,6 +315,16 @@ def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table |
         if old is None or not part.equals(old):
             lake.write(node_id, day, part)
     return daily
+
+
+def reduce_fragments(lake_url: str, run_id: str,
+                     work: list[tuple[str, date, list[int]]]) -> pa.Table:
+    """Task: `reduce_partitions` of the partitions (node_id, day, the check tasks that
+    wrote a fragment of it) of run `run_id`, read from their fragments."""
+    lake = Lake(lake_url)
+    return reduce_partitions(lake_url, [
+        (node_id, day, [lake.read_fragment(run_id, node_id, day, t) for t in tasks])
+        for node_id, day, tasks in work])
 
 
 def reduce_partition(lake_url: str, node_id: str, day: date, *new: pa.Table | None
@@ -347,42 +382,43 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
     sizes = _sizes(landing)
     bundles = _bundles(folders, [sum(_weight(f, sizes) for f in fs) for fs in folders],
                        task_bytes)
-    with dask_scheduler(scheduler) as sched:
-        # keys are never reused: a later run's tasks read a landing zone and a lake that
-        # may have changed, so no result of an earlier one may stand in for them
-        tasks = [delayed(_check_folder, pure=False)(
-                     landing_url, [f for fs in bundle for f in fs], registry,
-                     {f.rel: seen[f.rel] for fs in bundle for f in fs if f.rel in seen},
-                     now, max_file_bytes)
-                 for bundle in bundles]
-        checked = dask.persist(*tasks, scheduler=sched)
-        summaries, keys = dask.compute([delayed(_summary)(c) for c in checked],
-                                       [delayed(_keys)(c) for c in checked], scheduler=sched)
-        by_partition: dict[tuple[str, date], list[Any]] = {}
-        rows: dict[tuple[str, date], int] = {}
-        for c, ks in zip(checked, keys):
-            for k, n in ks.items():
-                by_partition.setdefault(k, []).append(delayed(_pieces)(c, k))
-                rows[k] = rows.get(k, 0) + n
-        parts = sorted(by_partition, key=lambda k: (k[1], k[0]))
-        work = _bundles(parts, [rows[k] for k in parts], task_samples)
-        reduced = dask.compute(*[delayed(reduce_partitions, pure=False)(
-            lake_url, [(node, day, by_partition[(node, day)]) for node, day in bundle])
-            for bundle in work], scheduler=sched) if work else ()
-        del checked
+    lake, run_id = Lake(lake_url), uuid.uuid4().hex
+    try:
+        with dask_scheduler(scheduler) as sched:
+            # keys are never reused (pure=False): a later run's tasks read a landing zone
+            # and a lake that may have changed, so no result of an earlier one may stand in
+            reg = delayed(registry, traverse=False)
+            checked = dask.compute(*[delayed(_check_folder, pure=False)(delayed(_CheckTask(
+                landing_url, lake_url, run_id, n, [f for fs in bundle for f in fs],
+                {f.rel: seen[f.rel] for fs in bundle for f in fs if f.rel in seen},
+                now, max_file_bytes), traverse=False), reg)
+                for n, bundle in enumerate(bundles)], scheduler=sched)
+            writers: dict[tuple[str, date], list[int]] = {}
+            rows: dict[tuple[str, date], int] = {}
+            for n, c in enumerate(checked):
+                for k, count in c.parts.items():
+                    writers.setdefault(k, []).append(n)
+                    rows[k] = rows.get(k, 0) + count
+            parts = sorted(writers, key=lambda k: (k[1], k[0]))
+            work = _bundles(parts, [rows[k] for k in parts], task_samples)
+            reduced = dask.compute(*[delayed(reduce_fragments, pure=False)(
+                lake_url, run_id, [(node, day, writers[(node, day)]) for node, day in bundle])
+                for bundle in work], scheduler=sched) if work else ()
+    finally:
+        lake.remove_run(run_id)
     daily = (pa.concat_tables(reduced) if reduced else DAILY_SCHEMA.empty_table())
-    stats = IngestStats(SOURCE, sum(s.stats.files_read for s in summaries),
-                        sum(s.stats.files_skipped for s in summaries),
-                        sum(s.stats.rows_loaded for s in summaries),
-                        sum(s.stats.rows_quarantined for s in summaries),
+    stats = IngestStats(SOURCE, sum(c.stats.files_read for c in checked),
+                        sum(c.stats.files_skipped for c in checked),
+                        sum(c.stats.rows_loaded for c in checked),
+                        sum(c.stats.rows_quarantined for c in checked),
                         time.perf_counter() - t0)
     return LakeRun(
         stats=stats,
-        fresh=tuple(sorted(r for s in summaries for r in s.fresh)),
-        quarantine=pa.concat_tables([s.quarantine for s in summaries])
-        if summaries else QUARANTINE_SCHEMA.empty_table(),
-        ledger=pa.concat_tables([s.ledger for s in summaries])
-        if summaries else LEDGER_SCHEMA.empty_table(),
+        fresh=tuple(sorted(r for c in checked for r in c.fresh)),
+        quarantine=pa.concat_tables([c.quarantine for c in checked])
+        if checked else QUARANTINE_SCHEMA.empty_table(),
+        ledger=pa.concat_tables([c.ledger for c in checked])
+        if checked else LEDGER_SCHEMA.empty_table(),
         daily=daily, partitions=tuple(parts))
 
 
@@ -402,4 +438,4 @@ def _sizes(landing: Landing) -> dict[str, int]:
 
 __all__ = ["CONNECT_TIMEOUT_S", "DAILY_SCHEMA", "LakeRun", "SCHEDULER_ENV",
            "SchedulerUnreachable", "dask_scheduler", "delivery_folders", "reduce_partition",
-           "reduce_partitions", "run_gpu_telemetry", "split_samples"]
+           "reduce_fragments", "reduce_partitions", "run_gpu_telemetry", "split_samples"]

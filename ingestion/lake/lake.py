@@ -23,6 +23,8 @@ from aidnav.config import load_settings
 
 LAKE_URL_ENV = "AIDNAV_LAKE_URL"  # read by aidnav.config
 PARTITION_FILE = "samples.parquet"
+# where a run's check tasks leave the samples of each partition for its reduce tasks
+INCOMING = "_incoming"
 COMPRESSION = "zstd"
 
 # the columns of a valid sample, as ingestion.nvml.ingest loads them (raw.gpu_samples)
@@ -74,6 +76,31 @@ class Lake:
         tmp = f"{path}.tmp-{os.getpid()}"
         self.fs.pipe_file(tmp, buf.getvalue().to_pybytes())
         self.fs.mv(tmp, path)
+
+    def fragment_path(self, run_id: str, node_id: str, day: date, task_no: int) -> str:
+        return (f"{self.root}/{INCOMING}/{run_id}/day={day.isoformat()}/node={node_id}/"
+                f"{task_no}.arrow")
+
+    def write_fragment(self, run_id: str, node_id: str, day: date, task_no: int,
+                       samples: pa.Table) -> None:
+        """One check task's samples of a partition, for the run's reduce task (an Arrow
+        IPC file, LZ4: written and read at memory speed, gone when the run ends)."""
+        path = self.fragment_path(run_id, node_id, day, task_no)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        with self.fs.open(path, "wb") as fh, \
+                pa.ipc.new_file(fh, SAMPLE_SCHEMA, options=options) as writer:
+            writer.write_table(samples.cast(SAMPLE_SCHEMA))
+
+    def read_fragment(self, run_id: str, node_id: str, day: date, task_no: int) -> pa.Table:
+        with self.fs.open(self.fragment_path(run_id, node_id, day, task_no), "rb") as fh:
+            return pa.ipc.open_file(fh).read_all()
+
+    def remove_run(self, run_id: str) -> None:
+        """Remove what run `run_id` left under `_incoming/` (nothing when it left none)."""
+        path = f"{self.root}/{INCOMING}/{run_id}"
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
 
     def partitions(self) -> list[tuple[str, date]]:
         """(node_id, day) of every partition, sorted by day then node."""

@@ -139,3 +139,45 @@ def test_unreachable_scheduler_is_one_line_naming_it(tmp_path, monkeypatch):
     assert time.monotonic() - t0 < 15
     assert address in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "lake").exists()
+
+
+def _two_nodes_two_days(landing):
+    for node in (0, 1):
+        for day in ("2026-03-01", "2026-03-02"):
+            write_batch(landing, day, node, f"n{node}-{day}", [
+                sample(f"{day}T0{h}:00:00Z", node * 8 + g, 1_000_000 + h * 60_000)
+                for h in range(3) for g in range(8)])
+    # a repeat of node-0000's March 1 samples, delivered a day late in another folder
+    write_batch(landing, "2026-03-02", 0, "repeat", [
+        sample(f"2026-03-01T0{h}:00:00Z", g, 1_000_000 + h * 60_000, util=99)
+        for h in range(3) for g in range(8)])
+
+
+def test_the_cut_of_the_work_changes_nothing(tmp_path):
+    # one task of each kind, against one task per delivery folder and per partition: the
+    # samples pass through the run's fragments either way, and the lake and the figures
+    # are the same bytes (the repeat loses to the first copy by file path: utilisation 50)
+    landing = tmp_path / "landing"
+    _two_nodes_two_days(landing)
+    whole = _run(landing, tmp_path / "lake-whole")
+    cut = _run(landing, tmp_path / "lake-cut", task_bytes=1, task_samples=1)
+    assert whole.daily.equals(cut.daily) and whole.partitions == cut.partitions
+    assert {k: v[0] for k, v in lake_files(tmp_path / "lake-whole").items()} == \
+        {k: v[0] for k, v in lake_files(tmp_path / "lake-cut").items()}
+    assert len(lake_files(tmp_path / "lake-cut")) == 4  # the partitions, no fragment left
+    assert {r["util_sum"] for r in cut.daily.to_pylist()} == {Decimal(3 * 50)}
+
+
+def test_a_failed_run_leaves_no_fragments(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    _two_nodes_two_days(landing)
+    # a partition the reduction cannot read: the run fails after the checks wrote fragments
+    bad = lake / "day=2026-03-02" / "node=node-0001" / "samples.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not parquet")
+    with pytest.raises(Exception, match="(?i)parquet"):
+        _run(landing, lake, task_bytes=1, task_samples=1)
+    # the partitions reduced before the failure stand (a rerun merges into them), the
+    # run's fragments are gone
+    assert not [f for f in lake_files(lake) if not f.endswith("/samples.parquet")]
+    assert not list((lake / "_incoming").iterdir())
