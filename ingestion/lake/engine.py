@@ -84,6 +84,10 @@ _DEDUPE_SQL = """
     select * from _lake_samples
     qualify row_number() over (partition by gpu_uuid, ts order by source_file, line) = 1
     order by part_day, part_node, gpu_uuid, ts"""
+# the same rows when no (GPU, ts) repeats, the common case: one sort instead of a window
+# and a sort (about three times faster)
+_SORT_SQL = "select * from _lake_samples order by part_day, part_node, gpu_uuid, ts"
+_REPEATS_SQL = "select count(*) - count(distinct (gpu_uuid, ts)) from _lake_samples"
 
 # int_gpu_samples_daily over partitions: a fall is a counter reset and a rise faster than
 # the plausible power allows (mJ/s = 1000 x W) a counter that jumped; both count 0
@@ -299,7 +303,8 @@ def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table |
         _one_task_threads(con)
         con.execute("set TimeZone = 'UTC'")
         con.register("_lake_samples", pa.concat_tables(keyed))
-        merged = con.sql(_DEDUPE_SQL).to_arrow_table()
+        [(repeats,)] = con.execute(_REPEATS_SQL).fetchall()
+        merged = con.sql(_DEDUPE_SQL if repeats else _SORT_SQL).to_arrow_table()
         con.register("_lake_merged", merged)
         daily = con.sql(_DAILY_SQL).to_arrow_table().cast(DAILY_SCHEMA)
         counts = con.sql("select part_day, part_node, count(*) from _lake_merged "
