@@ -253,10 +253,10 @@ def test_a_day_without_gpu_telemetry_blocks_the_day(book: Book):
     has no GPU sample at all although the book has GPUs."""
     assert not (book.data / "landing" / "gpu_telemetry" / D3.isoformat()).exists()
     _blocked(book, D3, "suite_gpu_samples",
-             "raw.gpu_samples: expect_table_row_count_to_be_between: 1 row(s), e.g. [0]")
+             "raw.gpu_samples: expect_column_sum_to_be_between on samples: 1 row(s), e.g. [0]")
     [(file, line, field, reason, record)] = _quarantined(book, "raw.gpu_samples")
-    assert (file, line) == ("raw.gpu_samples", None)
-    assert reason.startswith("expect_table_row_count_to_be_between")
+    assert (file, line, field) == ("raw.gpu_samples", None, "samples")
+    assert reason.startswith("expect_column_sum_to_be_between")
 
 
 def test_a_robot_mode_unknown_to_the_contract_blocks_the_day(book: Book):
