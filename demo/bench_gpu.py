@@ -54,6 +54,12 @@ def synth_registry(n_gpus: int) -> Registry:
                     Params(inception_date=date(2026, 1, 1)))
 
 
+_LINE = ('{"ts":"%s","node_id":"%s","gpu_uuid":"%s","gpu_util_pct":%d,"mem_util_pct":50,'
+         '"mem_used_mib":61234,"power_w":612.5,"energy_mj":%d,"temp_c":64,"sm_clock_mhz":1980,'
+         '"xid_errors":0,"ecc_dbe_count":0,"serial":"1654922001234",'
+         '"pci_bus_id":"00000000:%02X:00.0"}')
+
+
 def synth_day(landing: Path, registry: Registry, interval_s: int = 60,
               compression: str = DEFAULT_COMPRESSION, day: date = DAY) -> int:
     """Write the signed hourly batches of `day`, compressed with `compression` (a codec of
@@ -73,15 +79,11 @@ def synth_day(landing: Path, registry: Registry, interval_s: int = 60,
             lines = []
             for s in range(hour * 3600, (hour + 1) * 3600, interval_s):
                 ts = (t0 + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                for gi, g in enumerate(gpus):
-                    lines.append(json.dumps({
-                        "ts": ts, "node_id": node, "gpu_uuid": g.asset_id,
-                        "gpu_util_pct": (s // 60 + gi) % 101, "mem_util_pct": 50,
-                        "mem_used_mib": 61234, "power_w": 612.5,
-                        "energy_mj": 1000000 + (counter0 + s) * 700,
-                        "temp_c": 64, "sm_clock_mhz": 1980, "xid_errors": 0, "ecc_dbe_count": 0,
-                        "serial": "1654922001234", "pci_bus_id": f"00000000:{18 + gi:02X}:00.0"},
-                        separators=(",", ":")))
+                energy = 1000000 + (counter0 + s) * 700
+                # json.dumps(..., separators=(",", ":")) of the sample, written out: the
+                # synthesis of a large fleet is not what the benchmark times
+                lines += [_LINE % (ts, node, g.asset_id, (s // 60 + gi) % 101, energy, 18 + gi)
+                          for gi, g in enumerate(gpus)]
             data = compress(("\n".join(lines) + "\n").encode(), compression)
             n += len(lines)
             batch = folder / f"{node}-{day.isoformat()}-{hour:02d}{JSONL}{CODECS[compression]}"
