@@ -300,6 +300,8 @@ def dask_cluster(workers: int, log_dir: Path) -> Iterator[tuple[str, list[int]]]
                address.rsplit(":", 1)[1], "--no-dashboard"], "scheduler.log")
         worker_procs = [spawn([_bin("dask"), "worker", address, "--nthreads", "1",
                                "--nworkers", "1", "--no-dashboard", "--name", f"bench-{i}",
+                               # the engine imported at start, as a long-lived worker has
+                               "--preload", "ingestion.lake.engine",
                                "--local-directory", str(log_dir / f"worker-{i}")],
                               f"worker-{i}.log") for i in range(workers)]
         deadline = time.monotonic() + 120
@@ -325,20 +327,22 @@ def dask_cluster(workers: int, log_dir: Path) -> Iterator[tuple[str, list[int]]]
                     proc.wait()
 
 
-def time_telemetry_stage(data_dir: Path, lake: Path, address: str, workers: int,
+def time_telemetry_stage(landing: Path, registry: str, lake: Path, address: str, workers: int,
                          worker_pids: list[int], out: Path) -> dict[str, Any]:
     """The telemetry stage (ingestion.lake.engine: every batch checked, deduplicated and
-    reduced per (node, day)) run from scratch on the cluster at `address` into `lake`, its
-    client in a fresh process: its seconds, throughput, partitions, the lake's bytes, and
-    the peak RSS of the client and the workers together, and of the workers alone."""
+    reduced per (node, day)) run from scratch over `landing` into `lake`, on the cluster at
+    `address` (empty: in the client's process), its client in a fresh process: its
+    seconds, throughput, partitions, the lake's bytes, and the peak RSS of the client and
+    the workers together, and of the workers alone. `registry` is a registry folder, or
+    `bench:N` for the synthetic fleet of N GPUs (`demo.bench_gpu.synth_registry`)."""
     import subprocess
     import sys
 
     code = ("import sys; from demo.bench import _telemetry_main; "
             "_telemetry_main(*sys.argv[1:])")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(data_dir), str(lake), address,
-                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(landing), registry, str(lake),
+                             address, str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     rss = _TreeRss([proc.pid, *worker_pids]).start()
     worker_rss = _TreeRss(worker_pids).start()
     output, _ = proc.communicate()
@@ -353,20 +357,26 @@ def time_telemetry_stage(data_dir: Path, lake: Path, address: str, workers: int,
         "workers": workers, "seconds": round(seconds, 3), "samples": run["samples"],
         "quarantined": run["quarantined"], "partitions": parts,
         "samples_per_s": round(run["samples"] / seconds) if seconds else None,
-        "worker_seconds_per_partition": round(seconds * workers / parts, 4) if parts else None,
+        "worker_seconds_per_partition": round(seconds * max(workers, 1) / parts, 4)
+        if parts else None,
         "lake_bytes": sum(p.stat().st_size for p in lake.rglob("*.parquet")),
         "peak_rss_mb": round(rss.peak(), 1),
-        "workers_peak_rss_mb": round(worker_rss.peak(), 1),
+        "workers_peak_rss_mb": round(worker_rss.peak(), 1) if worker_pids else None,
     }
 
 
-def _telemetry_main(data_dir: str, lake: str, address: str, out: str) -> None:
+def _telemetry_main(landing: str, registry: str, lake: str, address: str, out: str) -> None:
     from ingestion.lake.engine import run_gpu_telemetry
     from ingestion.registry import parse_registry
 
-    registry = parse_registry(Path(data_dir) / "registry")
+    if registry.startswith("bench:"):
+        from demo.bench_gpu import synth_registry
+
+        reg = synth_registry(int(registry.removeprefix("bench:")))
+    else:
+        reg = parse_registry(Path(registry))
     t0 = time.perf_counter()
-    run = run_gpu_telemetry(Path(data_dir) / "landing", lake, registry, {}, scheduler=address)
+    run = run_gpu_telemetry(landing, lake, reg, {}, scheduler=address)
     seconds = time.perf_counter() - t0
     Path(out).write_text(json.dumps({
         "seconds": seconds, "samples": run.stats.rows_loaded,
@@ -631,7 +641,8 @@ def run_bench(gpus: int, robots: int, days: int, json_out: bool,
             bar.set_postfix_str(f"telemetry stage on {n} Dask worker(s)")
             with dask_cluster(n, root / "dask" / f"{n}-workers") as (address, pids):
                 telemetry.append(time_telemetry_stage(
-                    data_dir, root / "lake-engine" / f"{n}-workers", address, n, pids,
+                    data_dir / "landing", str(data_dir / "registry"),
+                    root / "lake-engine" / f"{n}-workers", address, n, pids,
                     root / f"telemetry-{n}-workers.json"))
             bar.update()
         bar.close()

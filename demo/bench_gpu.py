@@ -1,15 +1,17 @@
-"""Benchmark GPU telemetry ingestion: one day of N GPUs at one sample a minute, in signed
+"""Benchmark the telemetry stage alone: one day of N GPUs at one sample a minute, in signed
 hourly batches per 8-GPU node, compressed as the node agent writes them (zstd unless
-`--compress` says otherwise), synthesised in a temporary folder and ingested.
+`--compress` says otherwise), synthesised in a temporary folder, then checked, written to
+a lake and reduced by the lake engine (`ingestion.lake.engine`) from scratch, in one
+process or on real Dask clusters, each run's client in a fresh process.
 
-    python -m demo.bench_gpu --gpus 1000 [--compress zstd|gzip|none]
+    python -m demo.bench_gpu --gpus 1000 [--compress zstd|gzip|none] [--dask-workers 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import resource
 import shutil
 import tempfile
 import time
@@ -21,11 +23,9 @@ from eth_utils import keccak
 
 from ingestion.compression import CODECS, JSONL, compress
 from ingestion.nvml.agent import DEFAULT_COMPRESSION
-from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.nvml.signature import sign_batch
 from ingestion.registry import (DEFAULT_MIN_COLLATERAL_RATIO, DEFAULT_PAYMENT_LAG_DAYS,
                                Address, Asset, Deal, Params, Provider, Registry)
-from ingestion.warehouse import connect
 
 DAY = date(2026, 3, 1)
 GPUS_PER_NODE = 8
@@ -98,36 +98,51 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--compress", choices=list(CODECS), default=DEFAULT_COMPRESSION,
                     help=f"codec of the batches (default: {DEFAULT_COMPRESSION}, as the node "
                          "agent writes them)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--landing", type=Path, default=None,
                     help="landing folder to reuse (synthesised there and kept if absent), so "
-                         "that a second run measures ingestion alone in a fresh process")
+                         "that a later run measures the same batches")
+    ap.add_argument("--dask-workers", default=None, metavar="N[,M...]",
+                    help="time the stage on a real Dask cluster of N single-threaded workers "
+                         "(then M...); default: in one process, on dask's synchronous "
+                         "scheduler")
+    ap.add_argument("--json", action="store_true", help="one JSON object per run")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args(argv)
+    from demo.bench import _parse_workers, dask_cluster, time_telemetry_stage
+
+    sizes = _parse_workers(args.dask_workers) if args.dask_workers else [0]
     tmp = Path(tempfile.mkdtemp(prefix="aidnav-bench-"))
     landing = args.landing or tmp / "landing"
     try:
-        reg = synth_registry(args.gpus)
         t = time.perf_counter()
         if args.landing is not None and (landing / "gpu_telemetry").exists():
             n = args.gpus * 24 * 60
             print(f"reusing {landing} ({n:,} samples of {args.gpus} GPUs)")
         else:
-            n = synth_day(landing, reg, compression=args.compress)
+            n = synth_day(landing, synth_registry(args.gpus), compression=args.compress)
             print(f"synthesised {n:,} samples of {args.gpus} GPUs in "
-                  f"{time.perf_counter() - t:.1f} s")
-        con = connect(tmp / "warehouse.duckdb")
-        t = time.perf_counter()
-        stats = ingest_gpu_telemetry(con, landing, reg)
-        secs = time.perf_counter() - t
-        assert stats.rows_loaded == n and stats.rows_quarantined == 0, stats
-        print(f"ingested {stats.rows_loaded:,} samples from {stats.files_read:,} signed batches "
-              f"in {secs:.2f} s: {stats.rows_loaded / secs:,.0f} samples/s; peak RSS "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
-        t = time.perf_counter()
-        again = ingest_gpu_telemetry(con, landing, reg)
-        print(f"re-ingestion (all {again.files_skipped:,} batches in the ledger): "
-              f"{time.perf_counter() - t:.2f} s")
-        con.close()
+                  f"{time.perf_counter() - t:.1f} s (not counted)")
+        for workers in sizes:
+            with contextlib.ExitStack() as stack:
+                address, pids = "", []
+                if workers:
+                    address, pids = stack.enter_context(
+                        dask_cluster(workers, tmp / "dask" / f"{workers}-workers"))
+                r = time_telemetry_stage(landing, f"bench:{args.gpus}",
+                                         tmp / f"lake-{workers}", address, workers, pids,
+                                         tmp / f"telemetry-{workers}.json")
+            if r["samples"] != n or r["quarantined"]:
+                raise RuntimeError(f"bench: expected {n:,} valid samples, got {r}")
+            where = f"{workers} Dask worker(s)" if workers else "one process"
+            workers_rss = (f", workers {r['workers_peak_rss_mb']:,.0f} MB"
+                           if r["workers_peak_rss_mb"] is not None else "")
+            print(f"telemetry stage on {where}: {r['seconds']:.2f} s, "
+                  f"{r['samples_per_s']:,} samples/s, {r['partitions']:,} partitions "
+                  f"({r['worker_seconds_per_partition']} worker-s each); peak RSS "
+                  f"{r['peak_rss_mb']:,.0f} MB{workers_rss}")
+            if args.json:
+                print(json.dumps({"gpus": args.gpus, "compression": args.compress, **r},
+                                 sort_keys=True))
     finally:
         if args.keep:
             print(tmp)
