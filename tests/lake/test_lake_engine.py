@@ -181,3 +181,10 @@ def test_a_failed_run_leaves_no_fragments(tmp_path):
     # run's fragments are gone
     assert not [f for f in lake_files(lake) if not f.endswith("/samples.parquet")]
     assert not list((lake / "_incoming").iterdir())
+    # once the unreadable file is gone, the rerun gives what one clean run gives
+    bad.unlink()
+    rerun = _run(landing, lake, task_bytes=1, task_samples=1)
+    clean = _run(landing, tmp_path / "clean")
+    assert rerun.daily.equals(clean.daily)
+    assert {k: v[0] for k, v in lake_files(lake).items()} == \
+        {k: v[0] for k, v in lake_files(tmp_path / "clean").items()}
