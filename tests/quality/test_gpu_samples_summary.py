@@ -48,7 +48,7 @@ def _missing(value):
     return None if value is None or value != value else value
 
 
-def test_the_suite_reads_one_row_per_day_and_gpu():
+def test_the_suite_reads_one_row_per_day_and_gpu(monkeypatch):
     con = _warehouse()
     for day in (D0, D1):
         for gpu, node in (("G1", "N1"), ("G2", "N1"), ("G3", "N2")):
@@ -58,6 +58,9 @@ def test_the_suite_reads_one_row_per_day_and_gpu():
     assert result.rows == 6  # 3 GPUs x 2 days, of 300 samples
     rows = suites.window_rows(con, suites.SUITES["raw.gpu_samples"], D0, D0)
     assert sorted(zip(rows["gpu_uuid"], rows["samples"])) == [("G1", 50), ("G2", 50), ("G3", 50)]
+    # a window is cut into runs of days on the summary's rows (3 a day), not the samples'
+    monkeypatch.setattr(suites, "CHUNK_ROWS", 6)
+    assert suites._day_chunks(con, suites.SUITES["raw.gpu_samples"], D0, D1) == [(D0, D1)]
 
 
 def test_each_rule_of_the_samples_names_the_failing_day_and_gpu():
