@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
-from ingestion.bounds import FILE_MAX_BYTES
-from ingestion.landing import Landing, is_telemetry_delivery
+from ingestion.bounds import FILE_MAX_BYTES, SIG_MAX_BYTES
+from ingestion.landing import Landing, LandingFile, is_telemetry_delivery
 
 # source folder -> index of the delivery-date folder among the two below it
 LANDING_SOURCES: dict[str, int] = {"invoices": 1, "gpu_telemetry": 0, "robot_telemetry": 0}
@@ -39,6 +39,10 @@ class LateFile:
     rel: str          # path relative to the landing root
     sha256: str
     first_day: date   # the first day whose figures it can change
+    # a telemetry delivery's `.sig` beside it: its sha256 (or refusal marker), None while
+    # there is none. A batch waiting for its signature is not in the ledger; when the
+    # signature arrives the plan's key changes, and the days are run again.
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ def new_landing_files(landing_dir: str | Path, known: set[str]) -> list[LateFile
     landing = Landing(landing_dir)
     out: list[LateFile] = []
     for source, date_index in LANDING_SOURCES.items():
-        for f in landing.list(source, folder_depth=2, dates=None, date_index=date_index):
+        files = landing.list(source, folder_depth=2, dates=None, date_index=date_index)
+        signatures = {f.path: f for f in files if f.rel.endswith(".sig")}
+        for f in files:
             name = PurePosixPath(f.rel).name
             if name.startswith(".") or name.endswith((".sig", ".tmp", ".partial")):
                 continue
@@ -117,8 +123,17 @@ def new_landing_files(landing_dir: str | Path, known: set[str]) -> list[LateFile
                 continue
             first = (_invoice_first_day(data, folder_day, f.rel) if source == "invoices"
                      else folder_day)
-            out.append(LateFile(f.rel, hashlib.sha256(data).hexdigest(), first))
+            out.append(LateFile(f.rel, hashlib.sha256(data).hexdigest(), first,
+                                _signature(landing, signatures.get(f"{f.path}.sig"))))
     return sorted(out, key=lambda f: f.rel)
+
+
+def _signature(landing: Landing, sig: LandingFile | None) -> str | None:
+    """The sha256 of a `.sig` file (its refusal marker when it is not read), None without."""
+    if sig is None:
+        return None
+    data, refusal = landing.read_or_refuse(sig, SIG_MAX_BYTES)
+    return refusal.marker if refusal is not None else hashlib.sha256(data).hexdigest()
 
 
 def plan_late_data(landing_dir: str | Path,
@@ -133,7 +148,8 @@ def plan_late_data(landing_dir: str | Path,
     if not late:
         return None
     digest = hashlib.sha256(
-        "\n".join(f"{f.rel}\t{f.sha256}" for f in late).encode()).hexdigest()
+        "\n".join(f"{f.rel}\t{f.sha256}" + (f"\t{f.signature}" if f.signature else "")
+                  for f in late).encode()).hexdigest()
     start = max(min(f.first_day for f in late), first)
     return LateDataPlan(tuple(late), start, latest, f"late-data-{digest[:32]}")
 

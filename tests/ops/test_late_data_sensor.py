@@ -81,6 +81,21 @@ def test_late_telemetry_for_one_day_and_a_second_delivery_changes_the_key(data_d
     assert second.run_key != first.run_key
 
 
+def test_a_signature_arriving_after_its_batch_asks_for_the_days_again(data_dir):
+    # a batch whose .sig has not arrived is quarantined and left out of the ledger, so it
+    # is still late once read; its signature, delivered later, must ask again
+    deliver(data_dir, "gpu_telemetry/2026-03-01/node-x/batch.jsonl", "{}\n")
+    unsigned, cursor = evaluate(data_dir)
+    assert isinstance(unsigned, dg.RunRequest), unsigned
+    again, _ = evaluate(data_dir, cursor)
+    assert isinstance(again, dg.SkipReason)  # nothing new: not asked twice
+    deliver(data_dir, "gpu_telemetry/2026-03-01/node-x/batch.jsonl.sig", "{}")
+    signed, _ = evaluate(data_dir, cursor)
+    assert isinstance(signed, dg.RunRequest), signed
+    assert signed.run_key != unsigned.run_key
+    assert signed.tags["dagster/asset_partition_range_start"] == "2026-03-01"
+
+
 def test_a_delivery_for_a_day_not_yet_computed_is_left_to_the_schedule(data_dir):
     deliver(data_dir, "gpu_telemetry/2026-03-06/node-x/batch.jsonl", "{}\n")
     result, _ = evaluate(data_dir)
