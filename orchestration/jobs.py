@@ -1,8 +1,6 @@
 """The daily job and its schedule."""
 
 
-from datetime import timedelta
-
 import dagster as dg
 
 from orchestration.partitions import daily_partitions
@@ -17,8 +15,9 @@ daily_nav_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=daily_nav_job, cron_schedule="0 1 * * *", execution_timezone="UTC")
-def daily_nav_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """At 01:00 UTC, the day that has just ended."""
-    day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
-    return dg.RunRequest(partition_key=day, run_key=day)
+# At 01:00 UTC, the day that has just ended: the partition key and the run key come from
+# the job's partitions (the last complete day), so the schedule and a backfill name a day
+# the same way, and a tick asks for its day once.
+daily_nav_schedule = dg.build_schedule_from_partitioned_job(
+    daily_nav_job, name="daily_nav_schedule", hour_of_day=1, minute_of_hour=0,
+    description="At 01:00 UTC, the day that has just ended.")
