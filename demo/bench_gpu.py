@@ -36,6 +36,16 @@ def node_key(i: int) -> bytes:
     return keccak(text=f"aidnav-bench-node-key-{i}")
 
 
+def node_name(i: int) -> str:
+    return f"node-{i:04d}"
+
+
+def node_index(node_id: str) -> int:
+    """The i of `node_name(i)`: the node whose key is `node_key(i)` (not its place among
+    the names sorted: node-10000 sorts before node-1001)."""
+    return int(node_id.removeprefix("node-"))
+
+
 def synth_registry(n_gpus: int) -> Registry:
     from decimal import Decimal
 
@@ -43,7 +53,7 @@ def synth_registry(n_gpus: int) -> Registry:
     addrs = [Account.from_key(node_key(i)).address.lower() for i in range(nodes)]
     assets = tuple(
         Asset(f"GPU-bench-{g:06d}", "D-BENCH", "gpu", "H100-SXM5-80GB", Decimal(26000),
-              date(2026, 1, 1), 1825, Decimal("0.1"), f"node-{g // GPUS_PER_NODE:04d}",
+              date(2026, 1, 1), 1825, Decimal("0.1"), node_name(g // GPUS_PER_NODE),
               addrs[g // GPUS_PER_NODE], "BENCH") for g in range(n_gpus))
     deal = Deal("D-BENCH", "P-BENCH", "gpu", "fixed_rate", Decimal(1), date(2026, 1, 1),
                 date(2027, 1, 1), Decimal("0.1"), None, None, None, DEFAULT_PAYMENT_LAG_DAYS,
@@ -71,10 +81,10 @@ def synth_day(landing: Path, registry: Registry, interval_s: int = 60,
     t0 = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     counter0 = max(0, (day - DAY).days) * 86400  # the energy counter runs on from DAY
     n = 0
-    for ni, (node, gpus) in enumerate(sorted(by_node.items())):
+    for node, gpus in sorted(by_node.items()):
         folder = landing / "gpu_telemetry" / day.isoformat() / node
         folder.mkdir(parents=True)
-        key = node_key(ni)
+        key = node_key(node_index(node))
         for hour in range(24):
             lines = []
             for s in range(hour * 3600, (hour + 1) * 3600, interval_s):

@@ -24,3 +24,19 @@ def test_the_stage_is_timed_in_process_and_on_a_cluster_over_the_same_batches(tm
     assert runs[0]["lake_bytes"] == runs[1]["lake_bytes"]
     assert runs[0]["workers_peak_rss_mb"] > 0 and runs[1]["workers_peak_rss_mb"] is None
     assert "reusing" in out  # the second run read the batches the first synthesised
+
+
+def test_nodes_past_ten_thousand_sign_with_their_own_key(tmp_path):
+    # node-1000 and node-10000 sort next to each other by name: each must still sign with
+    # its own key, or a fleet of 80,000 GPUs and more is quarantined as mis-signed
+    from dataclasses import replace
+
+    from ingestion.lake.engine import run_gpu_telemetry
+
+    full = bench_gpu.synth_registry(80_008)  # nodes node-0000 .. node-10000
+    wanted = {"node-0999", "node-1000", "node-10000"}
+    reg = replace(full, assets=tuple(a for a in full.assets if a.node_id in wanted))
+    n = bench_gpu.synth_day(tmp_path / "landing", reg, interval_s=3600)
+    assert n == 3 * 8 * 24
+    run = run_gpu_telemetry(tmp_path / "landing", tmp_path / "lake", reg, {}, scheduler="")
+    assert (run.stats.rows_loaded, run.stats.rows_quarantined) == (n, 0)
