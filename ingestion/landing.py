@@ -8,7 +8,7 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,10 +28,13 @@ from ingestion.compression import (ContentTooLarge, CorruptStream, codec_of, dec
 class LandingFile:
     """One delivered file. `rel` is its path relative to the landing root (posix, e.g.
     `gpu_telemetry/2026-02-08/node-n2/node-n2-2026-02-08.jsonl`); `path` is the path the
-    filesystem understands; `parts` are the folders of `rel` after the source folder."""
+    filesystem understands; `parts` are the folders of `rel` after the source folder;
+    `size` is its size in bytes as the listing saw it (used to cut work, never to decide
+    whether a file may be read: `Landing.refusal` looks again)."""
 
     rel: str
     path: str
+    size: int = field(default=0, compare=False)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -60,7 +63,7 @@ class Landing:
             return []
         wanted = None if dates is None else {d.isoformat() for d in dates}
         out = []
-        for p in self.fs.find(base):
+        for p, info in self.fs.find(base, detail=True).items():
             p = p.rstrip("/")
             rel = p[len(self.root) + 1:] if p.startswith(self.root + "/") else p
             parts = PurePosixPath(rel).parts
@@ -68,7 +71,7 @@ class Landing:
                 continue
             if wanted is not None and parts[1 + date_index] not in wanted:
                 continue
-            out.append(LandingFile(rel=rel, path=p))
+            out.append(LandingFile(rel=rel, path=p, size=int(info.get("size") or 0)))
         return sorted(out, key=lambda f: f.rel)
 
     def refusal(self, f: LandingFile | str, max_bytes: int) -> Refusal | None:

@@ -7,14 +7,16 @@
    the lake's `_incoming/<run>/` folder (Arrow IPC files); it returns only its summary
    (stats, quarantine and ledger rows, and how many samples each partition got).
 2. One task per few (node, sample day) partitions that received samples reads their
-   fragments and merges them with the lake's partition, keeps the first copy of each (GPU, ts) by (source file, line) as staging
-   always did, rewrites the partition when it changed, and reduces it to the per-GPU
-   daily figures of METHODOLOGY.md section 1 (int_gpu_samples_daily's energy rule).
-   A late delivery thus re-reduces only the partitions its samples fall in.
+   fragments and merges them with the lake's partition, keeps the first copy of each
+   (GPU, ts) by (source file, line) as staging always did, rewrites the partition when it
+   changed, and reduces it to the per-GPU daily figures of METHODOLOGY.md section 1
+   (int_gpu_samples_daily's energy rule). A late delivery thus re-reduces only the
+   partitions its samples fall in.
 
-No task holds more than its own share of the samples, and no sample travels between
-workers: memory is bounded by the size of a task, not by the fleet. The run's fragments
-are removed when it ends, whether it succeeded or not.
+No task holds more than its own share of the valid samples, and no sample travels between
+workers: their memory is bounded by the size of a task, not by the fleet. Quarantine and
+ledger rows still come back to the run's process, and grow with what is delivered. The
+run's fragments are removed when it ends, whether it succeeded or not.
 
 With `AIDNAV_DASK_SCHEDULER=tcp://host:port` the tasks run on that cluster through
 `distributed.Client` (the landing zone and the lake must be reachable from its workers);
@@ -384,8 +386,7 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
     # every delivery is read again: the ledger is compared with its bytes (a batch that
     # changed after it was ingested is quarantined)
     folders = [files for _, files in sorted(delivery_folders(landing, dates).items())]
-    sizes = _sizes(landing)
-    bundles = _bundles(folders, [sum(_weight(f, sizes) for f in fs) for fs in folders],
+    bundles = _bundles(folders, [sum(_weight(f) for f in fs) for fs in folders],
                        task_bytes)
     lake, run_id = Lake(lake_url), uuid.uuid4().hex
     try:
@@ -427,18 +428,8 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
         daily=daily, partitions=tuple(parts))
 
 
-def _weight(f: LandingFile, sizes: dict[str, int]) -> int:
-    size = sizes.get(f.path, 0)
-    return size if codec_of(f.rel) == "none" else size * COMPRESSED_WEIGHT
-
-
-def _sizes(landing: Landing) -> dict[str, int]:
-    """Path -> size of every telemetry file (one listing, for cutting the work)."""
-    base = f"{landing.root}/{SOURCE}"
-    if not landing.fs.exists(base):
-        return {}
-    return {p.rstrip("/"): int(info.get("size") or 0)
-            for p, info in landing.fs.find(base, detail=True).items()}
+def _weight(f: LandingFile) -> int:
+    return f.size if codec_of(f.rel) == "none" else f.size * COMPRESSED_WEIGHT
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "DAILY_SCHEMA", "LakeRun", "SCHEDULER_ENV",

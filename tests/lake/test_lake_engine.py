@@ -188,3 +188,16 @@ def test_a_failed_run_leaves_no_fragments(tmp_path):
     assert rerun.daily.equals(clean.daily)
     assert {k: v[0] for k, v in lake_files(lake).items()} == \
         {k: v[0] for k, v in lake_files(tmp_path / "clean").items()}
+
+
+def test_the_listing_carries_each_delivery_s_size_for_cutting_the_work(tmp_path):
+    # the work is cut by delivered bytes: the one listing of the zone must carry each
+    # file's size (a size of 0 everywhere would leave a whole backfill in one task)
+    from ingestion.landing import Landing
+    from ingestion.lake.engine import delivery_folders
+
+    landing = tmp_path / "landing"
+    _two_nodes_two_days(landing)
+    files = [f for fs in delivery_folders(Landing(landing)).values() for f in fs]
+    assert len(files) == 2 * 5  # 5 batches, each with its .sig
+    assert all(f.size == (landing / f.rel).stat().st_size > 0 for f in files)
