@@ -4,8 +4,9 @@
    batches new to the file ledger exactly as `ingestion.nvml.ingest` does (size, sha256,
    signature, every line parsed and validated, in a private in-memory DuckDB), and splits
    its valid samples by (the GPU's registered node, UTC sample day) into fragments under
-   the lake's `_incoming/<run>/` folder (Arrow IPC files); it returns only its summary
-   (stats, quarantine and ledger rows, and how many samples each partition got).
+   the lake's `_incoming/<run>/` folder (Arrow IPC files), and its quarantine rows into a
+   Parquet file beside them; it returns only its summary (stats, ledger rows, how many
+   quarantine rows it wrote and how many samples each partition got).
 2. One task per few (node, sample day) partitions that received samples reads their
    fragments and merges them with the lake's partition, keeps the first copy of each
    (GPU, ts) by (source file, line) as staging always did, rewrites the partition when it
@@ -13,22 +14,26 @@
    (int_gpu_samples_daily's energy rule). A late delivery thus re-reduces only the
    partitions its samples fall in.
 
-No task holds more than its own share of the valid samples, and no sample travels between
-workers: their memory is bounded by the size of a task, not by the fleet. Quarantine and
-ledger rows still come back to the run's process, and grow with what is delivered. The
-run's fragments are removed when it ends, whether it succeeded or not.
+No task holds more than its own share of the delivered lines, and no sample or quarantine
+row is sent to another process (they pass through files): memory is bounded by the size
+of a task, not by the fleet or by how much of a delivery is refused. Only the ledger (a
+row per batch) and the daily figures (a row per GPU and day) come back to the run's
+process. The run's fragments are removed when it ends, whether it succeeded or not.
 
 With `AIDNAV_DASK_SCHEDULER=tcp://host:port` the tasks run on that cluster through
 `distributed.Client` (the landing zone and the lake must be reachable from its workers);
 without it they run in this process on dask's synchronous scheduler. Both run the same
 task functions on the same inputs, so the lake files and the figures are byte-identical.
 
-The caller keeps the warehouse: the run returns the quarantine rows, the ledger rows and
-the daily figures for it to store (`store_run`).
+The caller keeps the warehouse: inside `gpu_telemetry_run` it stores the ledger rows, the
+daily figures and the quarantine rows, which DuckDB reads from the run's Parquet fragments
+(`store_run`); `run_gpu_telemetry` returns a run with its quarantine rows read into memory
+(tests and the benchmark).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import uuid
@@ -42,6 +47,7 @@ from typing import Any
 import dask
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dask import delayed
 from dask.local import get_sync
 
@@ -163,7 +169,8 @@ class _Checked:
 
     stats: IngestStats
     fresh: tuple[str, ...]  # batches read for the first time (their old quarantine rows go)
-    quarantine: pa.Table
+    quarantine_file: str | None  # its quarantine rows' fragment (None: it has none)
+    quarantine_rows: int
     ledger: pa.Table
     parts: dict[tuple[str, date], int]  # (registered node, sample day) -> samples written
 
@@ -171,15 +178,34 @@ class _Checked:
 @dataclass(frozen=True)
 class LakeRun:
     """What a run did: the ingestion summary, the warehouse rows it leaves to the caller
-    (quarantine rows, ledger rows, the batches whose earlier quarantine rows they replace),
-    and the daily figures of every (node, day) partition it rewrote or re-reduced."""
+    (ledger rows, quarantine rows, the batches whose earlier quarantine rows they replace),
+    and the daily figures of every (node, day) partition it rewrote or re-reduced.
+
+    The quarantine rows lie in `quarantine_files` (Parquet, QUARANTINE_SCHEMA, paths in
+    the lake at `lake_url`, in task order) while the run is open (`gpu_telemetry_run`);
+    `quarantine` reads them, or returns the copy `run_gpu_telemetry` kept."""
 
     stats: IngestStats
     fresh: tuple[str, ...]
-    quarantine: pa.Table
     ledger: pa.Table
     daily: pa.Table
     partitions: tuple[tuple[str, date], ...]
+    lake_url: str
+    quarantine_files: tuple[str, ...]
+    quarantine_rows: int
+    kept_quarantine: pa.Table | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def quarantine(self) -> pa.Table:
+        """Every quarantine row of the run (QUARANTINE_SCHEMA), in memory."""
+        if self.kept_quarantine is not None:
+            return self.kept_quarantine
+        fs = Lake(self.lake_url).fs
+        tables = []
+        for path in self.quarantine_files:
+            with fs.open(path, "rb") as fh:
+                tables.append(pq.read_table(fh).cast(QUARANTINE_SCHEMA))
+        return pa.concat_tables(tables) if tables else QUARANTINE_SCHEMA.empty_table()
 
 
 @dataclass(frozen=True)
@@ -209,11 +235,13 @@ def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
         quarantine = con.sql(
             "select source, file, line, field, reason, record from raw.quarantine "
             "order by file, line, field, reason").to_arrow_table().cast(QUARANTINE_SCHEMA)
+        lake = Lake(task.lake_url)
+        quarantine_file = (lake.write_quarantine_fragment(task.run_id, task.task_no, quarantine)
+                           if quarantine.num_rows else None)
         ledger = con.sql(
             "select file, sha256, rows_loaded, rows_quarantined from raw.ingested_files "
             "where not list_contains($seen, file) order by file",
             params={"seen": list(task.seen)}).to_arrow_table().cast(LEDGER_SCHEMA)
-        lake = Lake(task.lake_url)
         parts = {}
         for key, part in _by_partition(con, "raw.gpu_samples", registry):
             lake.write_fragment(task.run_id, *key, task.task_no, part)
@@ -224,7 +252,7 @@ def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
                if sha.startswith("refused:")}
     fresh = tuple(f.rel for f in task.files if is_telemetry_delivery(f)
                   and f.rel not in task.seen and f.rel not in refused)
-    return _Checked(stats, fresh, quarantine, ledger, parts)
+    return _Checked(stats, fresh, quarantine_file, quarantine.num_rows, ledger, parts)
 
 
 def _one_task_threads(con: duckdb.DuckDBPyConnection) -> None:
@@ -366,15 +394,17 @@ def _bundles(items: list[Any], weights: list[int], limit: int) -> list[list[Any]
     return out
 
 
-def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: Registry,
+@contextmanager
+def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: Registry,
                       seen: dict[str, str], *, dates: Iterable[date] | None = None,
                       now: datetime | None = None, max_file_bytes: int | None = None,
                       scheduler: str | None = None, task_bytes: int = TASK_BYTES,
-                      task_samples: int = TASK_SAMPLES) -> LakeRun:
+                      task_samples: int = TASK_SAMPLES) -> Iterator[LakeRun]:
     """Check the telemetry deliveries under `landing_url` that are not in `seen` (the
     file ledger: relative path -> sha256), write their samples to the lake at `lake_url`
     and reduce the partitions they touch; on the cluster at `scheduler` (default
-    AIDNAV_DASK_SCHEDULER), else in this process.
+    AIDNAV_DASK_SCHEDULER), else in this process. Yields the run, whose quarantine
+    fragments exist until the block ends; then the run's `_incoming/<run>/` goes.
 
     A task checks whole delivery folders, about `task_bytes` of them, and reduces whole
     partitions, about `task_samples` samples: a small day is one task of each kind, a
@@ -410,22 +440,28 @@ def run_gpu_telemetry(landing_url: str | Path, lake_url: str | Path, registry: R
             reduced = dask.compute(*[delayed(reduce_fragments, pure=False)(
                 lake_url, run_id, [(node, day, writers[(node, day)]) for node, day in bundle])
                 for bundle in work], scheduler=sched) if work else ()
+        daily = (pa.concat_tables(reduced) if reduced else DAILY_SCHEMA.empty_table())
+        stats = IngestStats(SOURCE, sum(c.stats.files_read for c in checked),
+                            sum(c.stats.files_skipped for c in checked),
+                            sum(c.stats.rows_loaded for c in checked),
+                            sum(c.stats.rows_quarantined for c in checked),
+                            time.perf_counter() - t0)
+        yield LakeRun(
+            stats=stats,
+            fresh=tuple(sorted(r for c in checked for r in c.fresh)),
+            ledger=pa.concat_tables([c.ledger for c in checked])
+            if checked else LEDGER_SCHEMA.empty_table(),
+            daily=daily, partitions=tuple(parts), lake_url=lake_url,
+            quarantine_files=tuple(c.quarantine_file for c in checked if c.quarantine_file),
+            quarantine_rows=sum(c.quarantine_rows for c in checked))
     finally:
         lake.remove_run(run_id)
-    daily = (pa.concat_tables(reduced) if reduced else DAILY_SCHEMA.empty_table())
-    stats = IngestStats(SOURCE, sum(c.stats.files_read for c in checked),
-                        sum(c.stats.files_skipped for c in checked),
-                        sum(c.stats.rows_loaded for c in checked),
-                        sum(c.stats.rows_quarantined for c in checked),
-                        time.perf_counter() - t0)
-    return LakeRun(
-        stats=stats,
-        fresh=tuple(sorted(r for c in checked for r in c.fresh)),
-        quarantine=pa.concat_tables([c.quarantine for c in checked])
-        if checked else QUARANTINE_SCHEMA.empty_table(),
-        ledger=pa.concat_tables([c.ledger for c in checked])
-        if checked else LEDGER_SCHEMA.empty_table(),
-        daily=daily, partitions=tuple(parts))
+
+
+def run_gpu_telemetry(*args: Any, **kwargs: Any) -> LakeRun:
+    """`gpu_telemetry_run` (same arguments), its quarantine rows read into the run returned."""
+    with gpu_telemetry_run(*args, **kwargs) as run:
+        return dataclasses.replace(run, kept_quarantine=run.quarantine)
 
 
 def _weight(f: LandingFile) -> int:
@@ -433,5 +469,6 @@ def _weight(f: LandingFile) -> int:
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "DAILY_SCHEMA", "LakeRun", "SCHEDULER_ENV",
-           "SchedulerUnreachable", "dask_scheduler", "delivery_folders", "reduce_partition",
-           "reduce_fragments", "reduce_partitions", "run_gpu_telemetry", "split_samples"]
+           "SchedulerUnreachable", "dask_scheduler", "delivery_folders", "gpu_telemetry_run",
+           "reduce_fragments", "reduce_partition", "reduce_partitions", "run_gpu_telemetry",
+           "split_samples"]

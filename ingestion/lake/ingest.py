@@ -21,9 +21,9 @@ import duckdb
 import pyarrow as pa
 
 from aidnav.config import load_settings
-from ingestion.lake.engine import LakeRun, reduce_partition, run_gpu_telemetry, split_samples
+from ingestion.lake.engine import LakeRun, gpu_telemetry_run, reduce_partition, split_samples
 from ingestion.lake.lake import Lake, lake_url
-from ingestion.landing import Rejection, ledger, quarantine, record_files
+from ingestion.landing import ledger, record_files
 from ingestion.nvml.ingest import SOURCE
 from ingestion.registry import Registry
 from ingestion.stats import IngestStats
@@ -62,24 +62,24 @@ def ingest_gpu_lake(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
     this process."""
     lake = str(lake) if lake is not None else lake_of(con)
     _adopt_samples_table(con, lake, registry)
-    run = run_gpu_telemetry(landing_dir, lake, registry, ledger(con, SOURCE), dates=dates,
-                            now=now, max_file_bytes=max_file_bytes, scheduler=scheduler)
-    store_run(con, run, lake)
+    with gpu_telemetry_run(landing_dir, lake, registry, ledger(con, SOURCE), dates=dates,
+                           now=now, max_file_bytes=max_file_bytes,
+                           scheduler=scheduler) as run:
+        store_run(con, run, lake)
     return run.stats
 
 
 def store_run(con: duckdb.DuckDBPyConnection, run: LakeRun, lake: str) -> None:
-    """Write what a lake run leaves to the warehouse, in one transaction: quarantine rows
-    (replacing those of batches read again), ledger rows, and the daily figures of every
-    partition it rewrote; then point raw.gpu_samples at the lake."""
+    """Write what an open lake run leaves to the warehouse, in one transaction: quarantine
+    rows (replacing those of batches read again), streamed by DuckDB from the run's
+    fragments, ledger rows, and the daily figures of every partition it rewrote; then
+    point raw.gpu_samples at the lake."""
     con.execute("begin transaction")
     try:
         if run.fresh:
             con.execute("delete from raw.quarantine where source = ? and file in "
                         "(select unnest(?))", [SOURCE, list(run.fresh)]).fetchall()
-        q = run.quarantine.to_pydict()
-        quarantine(con, SOURCE, [Rejection(*r) for r in zip(
-            q["file"], q["line"], q["field"], q["reason"], q["record"])])
+        _insert_quarantine(con, run)
         led = run.ledger.to_pydict()
         record_files(con, SOURCE, list(zip(led["file"], led["sha256"], led["rows_loaded"],
                                            led["rows_quarantined"])))
@@ -89,6 +89,18 @@ def store_run(con: duckdb.DuckDBPyConnection, run: LakeRun, lake: str) -> None:
     except Exception:
         con.execute("rollback")
         raise
+
+
+def _insert_quarantine(con: duckdb.DuckDBPyConnection, run: LakeRun) -> None:
+    """The run's quarantine rows into raw.quarantine, read by DuckDB from its fragments
+    (never held by Python: a fleet-wide refusal is as many rows as lines delivered)."""
+    if not run.quarantine_files:
+        return
+    lk = Lake(run.lake_url)
+    files = ", ".join("'" + lk.duckdb_path(p, con).replace("'", "''") + "'"
+                      for p in run.quarantine_files)
+    con.execute("insert into raw.quarantine select source, file, line, field, reason, "
+                f"record, now() from read_parquet([{files}])").fetchall()
 
 
 def _store_daily(con: duckdb.DuckDBPyConnection, partitions, daily: pa.Table) -> None:

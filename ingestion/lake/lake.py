@@ -23,8 +23,10 @@ from aidnav.config import load_settings
 
 LAKE_URL_ENV = "AIDNAV_LAKE_URL"  # read by aidnav.config
 PARTITION_FILE = "samples.parquet"
-# where a run's check tasks leave the samples of each partition for its reduce tasks
+# where a run's check tasks leave the samples of each partition for its reduce tasks, and
+# their quarantine rows for the warehouse (`_incoming/<run>/quarantine/<task>.parquet`)
 INCOMING = "_incoming"
+QUARANTINE_FRAGMENTS = "quarantine"
 COMPRESSION = "zstd"
 
 # the columns of a valid sample, as ingestion.nvml.ingest loads them (raw.gpu_samples)
@@ -96,6 +98,18 @@ class Lake:
         with self.fs.open(self.fragment_path(run_id, node_id, day, task_no), "rb") as fh:
             return pa.ipc.open_file(fh).read_all()
 
+    def quarantine_fragment_path(self, run_id: str, task_no: int) -> str:
+        return f"{self.root}/{INCOMING}/{run_id}/{QUARANTINE_FRAGMENTS}/{task_no}.parquet"
+
+    def write_quarantine_fragment(self, run_id: str, task_no: int, rows: pa.Table) -> str:
+        """One check task's quarantine rows, for the warehouse to insert without holding
+        them (Parquet, which DuckDB reads as a stream); returns the file's path."""
+        path = self.quarantine_fragment_path(run_id, task_no)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with self.fs.open(path, "wb") as fh:
+            pq.write_table(rows, fh, compression=COMPRESSION)
+        return path
+
     def remove_run(self, run_id: str) -> None:
         """Remove what run `run_id` left under `_incoming/` (nothing when it left none)."""
         path = f"{self.root}/{INCOMING}/{run_id}"
@@ -114,10 +128,14 @@ class Lake:
     def parquet_glob(self, con: duckdb.DuckDBPyConnection | None = None) -> str:
         """The glob of every partition file, as DuckDB's read_parquet opens it (a remote
         root through the fsspec filesystem, registered on `con`)."""
-        glob = f"{self.root}/day=*/node=*/{PARTITION_FILE}"
+        return self.duckdb_path(f"{self.root}/day=*/node=*/{PARTITION_FILE}", con)
+
+    def duckdb_path(self, path: str, con: duckdb.DuckDBPyConnection | None = None) -> str:
+        """A path (or glob) of this lake as DuckDB opens it: a remote one through the
+        fsspec filesystem, registered on `con`."""
         if self.is_local:
-            return glob
+            return path
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         if con is not None and not con.filesystem_is_registered(protocol):
             con.register_filesystem(self.fs)
-        return self.fs.unstrip_protocol(glob)
+        return self.fs.unstrip_protocol(path)

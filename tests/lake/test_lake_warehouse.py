@@ -102,3 +102,58 @@ def test_lake_schema_is_the_checked_samples_schema():
     con = connect(":memory:")
     con.execute("set TimeZone = 'UTC'")
     assert con.sql("select * from raw.gpu_samples").to_arrow_table().schema == SAMPLE_SCHEMA
+
+
+def _tampered_batch(landing, day: str, node: int, name: str, lines: int) -> str:
+    """A batch whose bytes changed after its node signed them: refused whole, a
+    quarantine row per line."""
+    rel = write_batch(landing, day, node, name, [
+        sample(f"2026-03-01T10:{m:02d}:00Z", node * 8, 1_000 * m) for m in range(lines)])
+    path = landing / rel
+    path.write_bytes(path.read_bytes().replace(b'"temp_c":64', b'"temp_c":65'))
+    return rel
+
+
+def test_refused_lines_reach_the_warehouse_from_the_run_s_fragments(tmp_path):
+    """A delivery refused whole is a quarantine row per line: each check task leaves its
+    rows in a Parquet fragment that DuckDB inserts, the run's process never holds them
+    (the rows equal those of the run read into memory, another path), and the fragments
+    go with the run."""
+    from ingestion.lake.engine import gpu_telemetry_run, run_gpu_telemetry
+    from ingestion.lake.ingest import store_run
+    from ingestion.landing import ledger
+
+    landing = tmp_path / "landing"
+    refused = [_tampered_batch(landing, "2026-03-01", n, "x", 30) for n in (0, 1)]
+    write_batch(landing, "2026-03-01", 0, "good", [sample("2026-03-01T11:00:00Z", 1, 5)])
+    con = connect(tmp_path / "warehouse.duckdb")
+    lake = str(tmp_path / "lake")
+    # every delivery folder a task of its own: two tasks refuse a batch each
+    with gpu_telemetry_run(landing, lake, REGISTRY, ledger(con, "gpu_telemetry"), now=NOW,
+                           scheduler="", task_bytes=1) as run:
+        assert run.kept_quarantine is None and run.quarantine_rows == 60
+        assert len(run.quarantine_files) == 2
+        assert all(Lake(lake).fs.exists(p) for p in run.quarantine_files)
+        store_run(con, run, lake)
+    assert not (tmp_path / "lake" / "_incoming").exists() or \
+        not any((tmp_path / "lake" / "_incoming").iterdir())
+    stored = con.execute("select file, line, field, reason, record from raw.quarantine "
+                         "order by file, line").fetchall()
+    assert [(f, n) for f, n, *_ in stored] == [(r, n) for r in refused for n in range(1, 31)]
+    assert all(r[3] and r[4] for r in stored)  # each names why, and keeps the line
+    assert con.execute("select count(*) from raw.gpu_daily").fetchone()[0] == 1
+
+    other = run_gpu_telemetry(landing, tmp_path / "lake-2", REGISTRY, {}, now=NOW,
+                              scheduler="", task_bytes=1)
+    q = other.quarantine.to_pydict()
+    assert sorted(zip(q["file"], q["line"], q["field"], q["reason"], q["record"])) == stored
+
+
+def test_an_in_memory_warehouse_reads_its_refused_lines_from_its_in_memory_lake(tmp_path):
+    landing = tmp_path / "landing"
+    _tampered_batch(landing, "2026-03-01", 1, "x", 12)
+    con = connect(":memory:")
+    stats = ingest_gpu_lake(con, landing, REGISTRY, now=NOW)
+    assert (stats.rows_loaded, stats.rows_quarantined) == (0, 12)
+    assert con.execute("select count(*), count(distinct line) from raw.quarantine "
+                       "where source = 'gpu_telemetry'").fetchone() == (12, 12)
