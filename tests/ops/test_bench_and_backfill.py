@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
@@ -27,12 +27,13 @@ BACKFILL_DAYS = 5  # one-day dbt runs cost ~3 s each here; 5 keep the folder fas
 def bench(tmp_path_factory) -> tuple[dict, Path]:
     """`aidnav bench` on a small fleet with a work folder: its JSON line and the folder."""
     work = tmp_path_factory.mktemp("bench") / "work"
-    out = io.StringIO()
-    with redirect_stdout(out):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
         rc = main(["bench", "--gpus", "40", "--robots", "5", "--days", "1",
                    "--work-dir", str(work), "--json"])
     lines = out.getvalue().strip().splitlines()
-    assert rc == 0, lines[-20:]
+    # a failed bench says why on stderr, in one line: show it in the failure itself
+    assert rc == 0, (err.getvalue()[-4000:], lines[-20:])
     return json.loads(lines[-1]), work
 
 
