@@ -29,12 +29,14 @@ class LandingFile:
     """One delivered file. `rel` is its path relative to the landing root (posix, e.g.
     `gpu_telemetry/2026-02-08/node-n2/node-n2-2026-02-08.jsonl`); `path` is the path the
     filesystem understands; `parts` are the folders of `rel` after the source folder;
-    `size` is its size in bytes as the listing saw it (used to cut work, never to decide
-    whether a file may be read: `Landing.refusal` looks again)."""
+    `size` and `mtime` (seconds since the epoch; None where the filesystem gives none) are
+    what the listing saw: used to cut work and to tell a ledgered file unchanged, never to
+    decide whether a file may be read (`Landing.refusal` looks again)."""
 
     rel: str
     path: str
     size: int = field(default=0, compare=False)
+    mtime: float | None = field(default=None, compare=False)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -71,7 +73,8 @@ class Landing:
                 continue
             if wanted is not None and parts[1 + date_index] not in wanted:
                 continue
-            out.append(LandingFile(rel=rel, path=p, size=int(info.get("size") or 0)))
+            out.append(LandingFile(rel=rel, path=p, size=int(info.get("size") or 0),
+                                   mtime=_mtime(info)))
         return sorted(out, key=lambda f: f.rel)
 
     def refusal(self, f: LandingFile | str, max_bytes: int) -> Refusal | None:
@@ -257,6 +260,44 @@ def drop_long_lines(data: bytes, rel: str, max_bytes: int) -> tuple[bytes, list[
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _mtime(info: dict) -> float | None:
+    """A listed file's modification time: a local file's `mtime`, an object store's
+    `LastModified` (s3fs) or `last_modified`; None when the listing has none."""
+    value = info.get("mtime", info.get("LastModified", info.get("last_modified")))
+    if value is None:
+        return None
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
+
+
+def ledger_stats(con: duckdb.DuckDBPyConnection, source: str
+                 ) -> dict[str, tuple[int, float]]:
+    """Relative file path -> (size, modification time) a run last read it with, of every
+    ledgered file of `source` whose read was recorded."""
+    rows = con.execute(
+        "select s.file, s.size_bytes, s.modified_at from raw.ingested_file_stats s "
+        "join raw.ingested_files f using (source, file) where s.source = ?",
+        [source]).fetchall()
+    return {f: (int(n), float(t)) for f, n, t in rows}
+
+
+def record_file_stats(con: duckdb.DuckDBPyConnection, source: str,
+                      files: Sequence[LandingFile]) -> None:
+    """Record the listed size and modification time of `files`, read by this run."""
+    files = [f for f in files if f.mtime is not None]
+    if not files:
+        return
+    con.register("_file_stats", pa.table({
+        "source": pa.array([source] * len(files), pa.string()),
+        "file": pa.array([f.rel for f in files], pa.string()),
+        "size_bytes": pa.array([f.size for f in files], pa.int64()),
+        "modified_at": pa.array([f.mtime for f in files], pa.float64())}))
+    try:
+        con.execute("insert or replace into raw.ingested_file_stats "
+                    "select * from _file_stats").fetchall()
+    finally:
+        con.unregister("_file_stats")
 
 
 def ledger(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:

@@ -104,6 +104,12 @@ create table if not exists raw.ingested_files (
     source varchar, file varchar, sha256 varchar, rows_loaded integer,
     rows_quarantined integer, loaded_at timestamptz, primary key (source, file));
 
+-- the size and modification time a ledgered file had when a run last read it: a file listed
+-- with the same two is not read and hashed again (GPU telemetry, ingestion/lake/engine.py)
+create table if not exists raw.ingested_file_stats (
+    source varchar, file varchar, size_bytes bigint, modified_at double,
+    primary key (source, file));
+
 -- every rejected record, with the reason and the offending field ('' for a whole record)
 create table if not exists raw.quarantine (
     source varchar, file varchar, line integer, field varchar, reason varchar,

@@ -193,6 +193,7 @@ class LakeRun:
     lake_url: str
     quarantine_files: tuple[str, ...]
     quarantine_rows: int
+    read: tuple[LandingFile, ...] = ()  # the deliveries this run read (not unchanged)
     kept_quarantine: pa.Table | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -399,12 +400,18 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
                       seen: dict[str, str], *, dates: Iterable[date] | None = None,
                       now: datetime | None = None, max_file_bytes: int | None = None,
                       scheduler: str | None = None, task_bytes: int = TASK_BYTES,
-                      task_samples: int = TASK_SAMPLES) -> Iterator[LakeRun]:
+                      task_samples: int = TASK_SAMPLES,
+                      unchanged: dict[str, tuple[int, float]] | None = None
+                      ) -> Iterator[LakeRun]:
     """Check the telemetry deliveries under `landing_url` that are not in `seen` (the
     file ledger: relative path -> sha256), write their samples to the lake at `lake_url`
     and reduce the partitions they touch; on the cluster at `scheduler` (default
     AIDNAV_DASK_SCHEDULER), else in this process. Yields the run, whose quarantine
     fragments exist until the block ends; then the run's `_incoming/<run>/` goes.
+
+    A ledgered delivery is read again, and its sha256 compared with the ledger's, unless
+    it is listed with the size and modification time of `unchanged` (path -> (size,
+    mtime) when a run last read it): then it is skipped without being opened.
 
     A task checks whole delivery folders, about `task_bytes` of them, and reduces whole
     partitions, about `task_samples` samples: a small day is one task of each kind, a
@@ -413,9 +420,11 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
     now = now or datetime.now(timezone.utc)
     landing_url, lake_url = str(landing_url), str(lake_url)
     landing = Landing(landing_url)
-    # every delivery is read again: the ledger is compared with its bytes (a batch that
-    # changed after it was ingested is quarantined)
-    folders = [files for _, files in sorted(delivery_folders(landing, dates).items())]
+    # a ledgered delivery listed as it was last read is not opened again; any other is
+    # read, and one whose bytes changed after it was ingested is quarantined
+    folders, skipped = _unchanged_left_out(
+        [files for _, files in sorted(delivery_folders(landing, dates).items())],
+        seen, unchanged or {})
     bundles = _bundles(folders, [sum(_weight(f) for f in fs) for fs in folders],
                        task_bytes)
     lake, run_id = Lake(lake_url), uuid.uuid4().hex
@@ -442,7 +451,7 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
                 for bundle in work], scheduler=sched) if work else ()
         daily = (pa.concat_tables(reduced) if reduced else DAILY_SCHEMA.empty_table())
         stats = IngestStats(SOURCE, sum(c.stats.files_read for c in checked),
-                            sum(c.stats.files_skipped for c in checked),
+                            skipped + sum(c.stats.files_skipped for c in checked),
                             sum(c.stats.rows_loaded for c in checked),
                             sum(c.stats.rows_quarantined for c in checked),
                             time.perf_counter() - t0)
@@ -453,9 +462,28 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
             if checked else LEDGER_SCHEMA.empty_table(),
             daily=daily, partitions=tuple(parts), lake_url=lake_url,
             quarantine_files=tuple(c.quarantine_file for c in checked if c.quarantine_file),
-            quarantine_rows=sum(c.quarantine_rows for c in checked))
+            quarantine_rows=sum(c.quarantine_rows for c in checked),
+            read=tuple(f for fs in folders for f in fs if is_telemetry_delivery(f)))
     finally:
         lake.remove_run(run_id)
+
+
+def _unchanged_left_out(folders: list[list[LandingFile]], seen: dict[str, str],
+                        unchanged: dict[str, tuple[int, float]]
+                        ) -> tuple[list[list[LandingFile]], int]:
+    """The folders without the ledgered deliveries listed with the size and modification
+    time they were last read with (nor their .sig), and how many deliveries that left out."""
+    out, skipped = [], 0
+    for files in folders:
+        same = {f.path for f in files if is_telemetry_delivery(f) and f.rel in seen
+                and f.mtime is not None and unchanged.get(f.rel) == (f.size, f.mtime)}
+        if same:
+            skipped += len(same)
+            files = [f for f in files if f.path not in same
+                     and not (f.path.endswith(".sig") and f.path[:-4] in same)]
+        if files:
+            out.append(files)
+    return out, skipped
 
 
 def run_gpu_telemetry(*args: Any, **kwargs: Any) -> LakeRun:

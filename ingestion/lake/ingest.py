@@ -23,7 +23,7 @@ import pyarrow as pa
 from aidnav.config import load_settings
 from ingestion.lake.engine import LakeRun, gpu_telemetry_run, reduce_partition, split_samples
 from ingestion.lake.lake import Lake, lake_url
-from ingestion.landing import ledger, record_files
+from ingestion.landing import ledger, ledger_stats, record_file_stats, record_files
 from ingestion.nvml.ingest import SOURCE
 from ingestion.registry import Registry
 from ingestion.stats import IngestStats
@@ -63,8 +63,8 @@ def ingest_gpu_lake(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
     lake = str(lake) if lake is not None else lake_of(con)
     _adopt_samples_table(con, lake, registry)
     with gpu_telemetry_run(landing_dir, lake, registry, ledger(con, SOURCE), dates=dates,
-                           now=now, max_file_bytes=max_file_bytes,
-                           scheduler=scheduler) as run:
+                           now=now, max_file_bytes=max_file_bytes, scheduler=scheduler,
+                           unchanged=ledger_stats(con, SOURCE)) as run:
         store_run(con, run, lake)
     return run.stats
 
@@ -72,8 +72,9 @@ def ingest_gpu_lake(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
 def store_run(con: duckdb.DuckDBPyConnection, run: LakeRun, lake: str) -> None:
     """Write what an open lake run leaves to the warehouse, in one transaction: quarantine
     rows (replacing those of batches read again), streamed by DuckDB from the run's
-    fragments, ledger rows, and the daily figures of every partition it rewrote; then
-    point raw.gpu_samples at the lake."""
+    fragments, ledger rows, the listed size and modification time of every batch it read,
+    and the daily figures of every partition it rewrote; then point raw.gpu_samples at
+    the lake."""
     con.execute("begin transaction")
     try:
         if run.fresh:
@@ -83,6 +84,7 @@ def store_run(con: duckdb.DuckDBPyConnection, run: LakeRun, lake: str) -> None:
         led = run.ledger.to_pydict()
         record_files(con, SOURCE, list(zip(led["file"], led["sha256"], led["rows_loaded"],
                                            led["rows_quarantined"])))
+        record_file_stats(con, SOURCE, run.read)
         _store_daily(con, run.partitions, run.daily)
         point_samples_view(con, lake, has_samples=bool(run.partitions))
         con.execute("commit")

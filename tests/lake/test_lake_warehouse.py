@@ -4,6 +4,7 @@ raw.gpu_samples a view of the lake."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal
 
@@ -157,3 +158,63 @@ def test_an_in_memory_warehouse_reads_its_refused_lines_from_its_in_memory_lake(
     assert (stats.rows_loaded, stats.rows_quarantined) == (0, 12)
     assert con.execute("select count(*), count(distinct line) from raw.quarantine "
                        "where source = 'gpu_telemetry'").fetchone() == (12, 12)
+
+
+def _rewrite_keeping_size(path, old: bytes, new: bytes, mtime_ns: int | None) -> None:
+    data = path.read_bytes()
+    assert len(old) == len(new) and old in data
+    path.write_bytes(data.replace(old, new))
+    if mtime_ns is not None:  # as it was listed: size and modification time unchanged
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def _quarantined(con) -> list[tuple[str, int, str]]:
+    return con.execute("select file, line, reason from raw.quarantine "
+                       "order by file, line").fetchall()
+
+
+def test_a_batch_listed_as_it_was_read_is_not_read_again(tmp_path):
+    """A ledgered batch listed with the size and modification time it was read with is
+    left out unopened (a change that keeps both goes unseen: deliveries are immutable by
+    contract, and what was ingested stays in the lake); any other change is read, and
+    the batch quarantined as changed after it was ingested."""
+    landing = tmp_path / "landing"
+    rel = write_batch(landing, "2026-03-01", 0, "a", [
+        sample("2026-03-01T10:00:00Z", 2, 7_000_000), sample("2026-03-01T10:01:00Z", 2, 7_001_000)])
+    path = landing / rel
+    con = connect(tmp_path / "warehouse.duckdb")
+    assert ingest_gpu_lake(con, landing, REGISTRY, now=NOW).rows_loaded == 2
+    listed = path.stat()
+    assert con.execute("select size_bytes, modified_at from raw.ingested_file_stats "
+                       "where file = ?", [rel]).fetchall() == [(listed.st_size, listed.st_mtime)]
+
+    _rewrite_keeping_size(path, b'"temp_c":64', b'"temp_c":66', listed.st_mtime_ns)
+    again = ingest_gpu_lake(con, landing, REGISTRY, now=NOW)
+    assert (again.files_read, again.files_skipped, again.rows_quarantined) == (0, 1, 0)
+    assert _quarantined(con) == []
+
+    os.utime(path, ns=(listed.st_mtime_ns + 10**9, listed.st_mtime_ns + 10**9))  # touched
+    third = ingest_gpu_lake(con, landing, REGISTRY, now=NOW)
+    assert third.files_read == 1
+    assert [(f, n) for f, n, _ in _quarantined(con)] == [(rel, 1), (rel, 2)]
+    assert all("changed after it was ingested" in r for *_, r in _quarantined(con))
+    # the daily figures are still those of the bytes first ingested
+    assert _daily(con)[(DAY, gpu(2))][1] == 2
+
+
+def test_a_ledger_without_the_listing_reads_every_batch_once_more(tmp_path):
+    """A warehouse whose ledger has no recorded listing (one written before it was kept)
+    reads and hashes each batch again, so a change that kept size and time is caught
+    there, and records the listing for the next run."""
+    landing = tmp_path / "landing"
+    rel = write_batch(landing, "2026-03-01", 1, "b", [sample("2026-03-01T10:00:00Z", 9, 5)])
+    path = landing / rel
+    con = connect(tmp_path / "warehouse.duckdb")
+    ingest_gpu_lake(con, landing, REGISTRY, now=NOW)
+    con.execute("delete from raw.ingested_file_stats")
+    _rewrite_keeping_size(path, b'"temp_c":64', b'"temp_c":67', path.stat().st_mtime_ns)
+    again = ingest_gpu_lake(con, landing, REGISTRY, now=NOW)
+    assert again.files_read == 1 and again.rows_quarantined == 1
+    assert "changed after it was ingested" in _quarantined(con)[0][2]
+    assert con.execute("select count(*) from raw.ingested_file_stats").fetchone()[0] == 1
+    assert ingest_gpu_lake(con, landing, REGISTRY, now=NOW).files_read == 0
