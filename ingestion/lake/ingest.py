@@ -61,6 +61,9 @@ def ingest_gpu_lake(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
     warehouse. On the Dask cluster at `scheduler` (default AIDNAV_DASK_SCHEDULER), else in
     this process."""
     lake = str(lake) if lake is not None else lake_of(con)
+    # `con` writes the warehouse, which DuckDB lets one process do at a time, and only
+    # this warehouse writes this lake: a run folder found now is a killed run's
+    Lake(lake).remove_all_runs()
     _adopt_samples_table(con, lake, registry)
     with gpu_telemetry_run(landing_dir, lake, registry, ledger(con, SOURCE), dates=dates,
                            now=now, max_file_bytes=max_file_bytes, scheduler=scheduler,

@@ -116,6 +116,17 @@ class Lake:
         if self.fs.exists(path):
             self.fs.rm(path, recursive=True)
 
+    def remove_all_runs(self) -> list[str]:
+        """Remove everything under `_incoming/` (only when no run of this lake can be
+        alive: a process killed outright leaves its run's folder behind); returns the run
+        ids removed."""
+        path = f"{self.root}/{INCOMING}"
+        if not self.fs.exists(path):
+            return []
+        runs = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(path, detail=False))
+        self.fs.rm(path, recursive=True)
+        return runs
+
     def partitions(self) -> list[tuple[str, date]]:
         """(node_id, day) of every partition, sorted by day then node."""
         out = []

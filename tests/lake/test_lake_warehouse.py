@@ -218,3 +218,17 @@ def test_a_ledger_without_the_listing_reads_every_batch_once_more(tmp_path):
     assert "changed after it was ingested" in _quarantined(con)[0][2]
     assert con.execute("select count(*) from raw.ingested_file_stats").fetchone()[0] == 1
     assert ingest_gpu_lake(con, landing, REGISTRY, now=NOW).files_read == 0
+
+
+def test_a_killed_run_s_fragments_go_with_the_next_run(tmp_path):
+    """A run killed outright leaves its `_incoming/<run>` folder; the next run of the
+    warehouse (the one process that may write it) removes it, and stores as a clean run."""
+    landing = tmp_path / "landing"
+    write_batch(landing, "2026-03-01", 0, "a", [sample("2026-03-01T10:00:00Z", 2, 7)])
+    killed = tmp_path / "lake" / "_incoming" / "killedrun" / "day=2026-03-01" / "node=node-0000"
+    killed.mkdir(parents=True)
+    (killed / "0.arrow").write_bytes(b"half a fragment")
+    con = connect(tmp_path / "warehouse.duckdb")
+    assert ingest_gpu_lake(con, landing, REGISTRY, now=NOW).rows_loaded == 1
+    assert list((tmp_path / "lake" / "_incoming").glob("*")) == []
+    assert Lake(tmp_path / "lake").partitions() == [("node-0000", DAY)]
