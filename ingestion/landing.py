@@ -183,6 +183,14 @@ def is_telemetry_delivery(f: LandingFile | str) -> bool:
     return is_jsonl_delivery(PurePosixPath(f.rel if isinstance(f, LandingFile) else f).name)
 
 
+def read_when_ledgered(ledger_value: str) -> bool:
+    """Whether the ledger's value for a file (`ledger`) says its bytes were read: a sha256,
+    or the marker of a delivery refused for its content. A file refused from its metadata
+    alone (a link, a pipe, too large, outside the zone) was never read."""
+    return (not ledger_value.startswith("refused:")
+            or ledger_value.startswith(content_refusal_marker("")))
+
+
 def content_refusal_marker(sha256: str) -> str:
     """The ledger marker of a compressed delivery refused for its content (too large once
     decompressed, or not a valid stream): tied to the delivered bytes, so that the next run

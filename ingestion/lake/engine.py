@@ -54,7 +54,8 @@ from dask.local import get_sync
 from aidnav.config import load_settings
 from ingestion.bounds import GPU_NUMERIC, sql_number
 from ingestion.compression import codec_of
-from ingestion.landing import Landing, LandingFile, is_telemetry_delivery, record_files
+from ingestion.landing import (Landing, LandingFile, is_telemetry_delivery, read_when_ledgered,
+                               record_files)
 from ingestion.lake.lake import SAMPLE_SCHEMA, Lake
 from ingestion.nvml.ingest import SOURCE, ingest_gpu_telemetry
 from ingestion.registry import Registry
@@ -472,11 +473,14 @@ def _unchanged_left_out(folders: list[list[LandingFile]], seen: dict[str, str],
                         unchanged: dict[str, tuple[int, float]]
                         ) -> tuple[list[list[LandingFile]], int]:
     """The folders without the ledgered deliveries listed with the size and modification
-    time they were last read with (nor their .sig), and how many deliveries that left out."""
+    time they were last read with (nor their .sig), and how many deliveries that left out.
+    A delivery refused from its metadata (a link, a pipe...) is always looked at again:
+    what the listing says of it need not be what a read would find."""
     out, skipped = [], 0
     for files in folders:
         same = {f.path for f in files if is_telemetry_delivery(f) and f.rel in seen
-                and f.mtime is not None and unchanged.get(f.rel) == (f.size, f.mtime)}
+                and read_when_ledgered(seen[f.rel]) and f.mtime is not None
+                and unchanged.get(f.rel) == (f.size, f.mtime)}
         if same:
             skipped += len(same)
             files = [f for f in files if f.path not in same

@@ -201,3 +201,32 @@ def test_the_listing_carries_each_delivery_s_size_for_cutting_the_work(tmp_path)
     files = [f for fs in delivery_folders(Landing(landing)).values() for f in fs]
     assert len(files) == 2 * 5  # 5 batches, each with its .sig
     assert all(f.size == (landing / f.rel).stat().st_size > 0 for f in files)
+
+
+def test_only_batches_read_before_and_listed_as_then_are_left_out():
+    """The unchanged-file rule on a listing: a ledgered batch whose bytes were read (a
+    sha256, or a refusal for its content) and that is listed with the recorded size and
+    modification time is left out with its .sig; a batch refused from its metadata
+    alone, one listed otherwise, or one the filesystem gives no time for, is not."""
+    from ingestion.lake.engine import _unchanged_left_out
+    from ingestion.landing import LandingFile
+
+    def listed(name: str, size: int = 10, mtime: float | None = 5.0) -> list[LandingFile]:
+        rel = f"gpu_telemetry/2026-03-01/node-0000/{name}.jsonl"
+        return [LandingFile(rel, "/z/" + rel, size, mtime),
+                LandingFile(rel + ".sig", "/z/" + rel + ".sig", 1, mtime)]
+
+    folder = (listed("same") + listed("content") + listed("link") + listed("longer", 11)
+              + listed("touched", mtime=6.0) + listed("untimed", mtime=None) + listed("new"))
+    rel = "gpu_telemetry/2026-03-01/node-0000/{}.jsonl".format
+    seen = {rel("same"): "ab" * 32, rel("content"): "refused:content:" + "cd" * 32,
+            rel("link"): "refused:link", rel("longer"): "ef" * 32,
+            rel("touched"): "01" * 32, rel("untimed"): "23" * 32}
+    unchanged = {r: (10, 5.0) for r in seen}
+    kept, skipped = _unchanged_left_out([folder], seen, unchanged)
+    assert skipped == 2
+    assert [f.rel.split("/")[-1] for f in kept[0]] == [
+        "link.jsonl", "link.jsonl.sig", "longer.jsonl", "longer.jsonl.sig", "touched.jsonl",
+        "touched.jsonl.sig", "untimed.jsonl", "untimed.jsonl.sig", "new.jsonl", "new.jsonl.sig"]
+    # a folder left with nothing to read is no task at all
+    assert _unchanged_left_out([listed("same")], seen, unchanged) == ([], 1)
