@@ -360,24 +360,57 @@ def quarantine(con: duckdb.DuckDBPyConnection, source: str,
 
 def write_quarantine_files(con: duckdb.DuckDBPyConnection, source: str, files: Iterable[str],
                            quarantine_root: str | Path) -> None:
-    """Copy the quarantine rows of `files` into JSON Lines files under
-    `<quarantine_root>/<relative file>.jsonl` (the relative path starts with the source
-    folder), for people who read folders."""
+    """Copy the quarantine rows of `files` into JSON Lines files (UTF-8, one object per
+    row: file, line, field, reason, record) under `<quarantine_root>/<relative file>.jsonl`
+    (the relative path starts with the source folder), for people who read folders.
+
+    One query, its rows serialised by DuckDB and streamed in file order: a delivery
+    refused whole is a row per line, and a fleet-wide refusal is one scan of
+    raw.quarantine rather than one per file, in memory a batch of rows at a time."""
+    wanted = sorted(set(files))
+    if not wanted:
+        return
     fs, root = fsspec.core.url_to_fs(str(quarantine_root))
-    for file in sorted(set(files)):
-        rows = con.execute(
-            "select line, field, reason, record from raw.quarantine "
-            "where source = ? and file = ? order by line, field", [source, file]).fetchall()
-        if not rows:
-            continue
-        target = f"{root.rstrip('/')}/{file}.jsonl"
-        fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        tmp = target + ".tmp"
-        with fs.open(tmp, "w") as fh:
-            for line, field, reason, record in rows:
-                fh.write(json.dumps({"file": file, "line": line, "field": field,
-                                     "reason": reason, "record": record}) + "\n")
-        fs.mv(tmp, target)
+    reader = con.sql(
+        "select file, to_json({'file': file, 'line': line, 'field': field, "
+        "'reason': reason, 'record': record}) as row from raw.quarantine "
+        "where source = $source and file in (select unnest($files)) "
+        "order by file, line, field, reason",
+        params={"source": source, "files": wanted}).to_arrow_reader(QUARANTINE_BATCH_ROWS)
+    current, fh, tmp = None, None, ""
+    try:
+        for batch in reader:
+            names, rows = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+            start = 0
+            while start < len(names):
+                file = names[start]
+                stop = start + 1
+                while stop < len(names) and names[stop] == file:
+                    stop += 1
+                if file != current:
+                    if fh is not None:
+                        fh.close()
+                        fh = None
+                        fs.mv(tmp, tmp.removesuffix(".tmp"))  # whole, under its name
+                    current = file
+                    target = f"{root.rstrip('/')}/{file}.jsonl"
+                    fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+                    tmp = target + ".tmp"
+                    fh = fs.open(tmp, "wb")
+                fh.write(("\n".join(rows[start:stop]) + "\n").encode("utf-8"))
+                start = stop
+        if fh is not None:
+            fh.close()
+            fh = None
+            fs.mv(tmp, tmp.removesuffix(".tmp"))
+    finally:
+        if fh is not None:  # failed while writing a file: its half-written .tmp goes
+            fh.close()
+            fs.rm(tmp)
+
+
+# rows of raw.quarantine held at once while they are copied to the quarantine folder
+QUARANTINE_BATCH_ROWS = 50_000
 
 
 def json_dumps(obj: Any) -> str:
