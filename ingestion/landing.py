@@ -4,11 +4,13 @@ re-ingestion a no-op, and the quarantine writer shared by every landing source."
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -183,11 +185,16 @@ def is_telemetry_delivery(f: LandingFile | str) -> bool:
     return is_jsonl_delivery(PurePosixPath(f.rel if isinstance(f, LandingFile) else f).name)
 
 
+def is_refusal(ledger_value: str) -> bool:
+    """Whether the ledger's value for a file (`ledger`) is a refusal's marker, not a sha256."""
+    return ledger_value.startswith("refused:")
+
+
 def read_when_ledgered(ledger_value: str) -> bool:
     """Whether the ledger's value for a file (`ledger`) says its bytes were read: a sha256,
     or the marker of a delivery refused for its content. A file refused from its metadata
     alone (a link, a pipe, too large, outside the zone) was never read."""
-    return (not ledger_value.startswith("refused:")
+    return (not is_refusal(ledger_value)
             or ledger_value.startswith(content_refusal_marker("")))
 
 
@@ -377,36 +384,32 @@ def write_quarantine_files(con: duckdb.DuckDBPyConnection, source: str, files: I
         "where source = $source and file in (select unnest($files)) "
         "order by file, line, field, reason",
         params={"source": source, "files": wanted}).to_arrow_reader(QUARANTINE_BATCH_ROWS)
-    current, fh, tmp = None, None, ""
+    target, fh = "", None
+
+    def finish() -> None:  # the file written whole: under its name
+        fh.close()
+        fs.mv(f"{target}.tmp", target)
+
     try:
         for batch in reader:
             names, rows = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-            start = 0
-            while start < len(names):
-                file = names[start]
-                stop = start + 1
-                while stop < len(names) and names[stop] == file:
-                    stop += 1
-                if file != current:
+            for file, group in itertools.groupby(zip(names, rows), key=itemgetter(0)):
+                path = f"{root.rstrip('/')}/{file}.jsonl"
+                if path != target:
                     if fh is not None:
-                        fh.close()
+                        finish()
                         fh = None
-                        fs.mv(tmp, tmp.removesuffix(".tmp"))  # whole, under its name
-                    current = file
-                    target = f"{root.rstrip('/')}/{file}.jsonl"
+                    target = path
                     fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-                    tmp = target + ".tmp"
-                    fh = fs.open(tmp, "wb")
-                fh.write(("\n".join(rows[start:stop]) + "\n").encode("utf-8"))
-                start = stop
+                    fh = fs.open(f"{target}.tmp", "wb")
+                fh.write("".join(row + "\n" for _, row in group).encode("utf-8"))
         if fh is not None:
-            fh.close()
+            finish()
             fh = None
-            fs.mv(tmp, tmp.removesuffix(".tmp"))
     finally:
         if fh is not None:  # failed while writing a file: its half-written .tmp goes
             fh.close()
-            fs.rm(tmp)
+            fs.rm(f"{target}.tmp")
 
 
 # rows of raw.quarantine held at once while they are copied to the quarantine folder

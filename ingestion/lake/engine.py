@@ -54,8 +54,8 @@ from dask.local import get_sync
 from aidnav.config import load_settings
 from ingestion.bounds import GPU_NUMERIC, sql_number
 from ingestion.compression import codec_of
-from ingestion.landing import (Landing, LandingFile, is_telemetry_delivery, read_when_ledgered,
-                               record_files)
+from ingestion.landing import (Landing, LandingFile, is_refusal, is_telemetry_delivery,
+                               read_when_ledgered, record_files)
 from ingestion.lake.lake import SAMPLE_SCHEMA, Lake
 from ingestion.nvml.ingest import SOURCE, ingest_gpu_telemetry
 from ingestion.registry import Registry
@@ -251,7 +251,7 @@ def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
     finally:
         con.close()
     refused = {f for f, sha in zip(ledger["file"].to_pylist(), ledger["sha256"].to_pylist())
-               if sha.startswith("refused:")}
+               if is_refusal(sha)}
     fresh = tuple(f.rel for f in task.files if is_telemetry_delivery(f)
                   and f.rel not in task.seen and f.rel not in refused)
     return _Checked(stats, fresh, quarantine_file, quarantine.num_rows, ledger, parts)

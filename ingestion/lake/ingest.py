@@ -102,10 +102,9 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection, run: LakeRun) -> None:
     if not run.quarantine_files:
         return
     lk = Lake(run.lake_url)
-    files = ", ".join("'" + lk.duckdb_path(p, con).replace("'", "''") + "'"
-                      for p in run.quarantine_files)
     con.execute("insert into raw.quarantine select source, file, line, field, reason, "
-                f"record, now() from read_parquet([{files}])").fetchall()
+                "record, now() from read_parquet($files)",
+                {"files": [lk.duckdb_path(p, con) for p in run.quarantine_files]}).fetchall()
 
 
 def _store_daily(con: duckdb.DuckDBPyConnection, partitions, daily: pa.Table) -> None:
