@@ -37,6 +37,8 @@ _CONTEXT: Any = None
 _LOCK = threading.RLock()  # the context and its stores are shared by the process's threads
 _SITES: OrderedDict[Path, _Site] = OrderedDict()  # docs dir -> its site, most recent last
 _MAX_SITES = 4
+_SOURCE = "aidnav"  # the pandas data source of the process's context
+_BATCHES: dict[str, Any] = {}  # data asset name -> its batch definition in _SOURCE
 _DOCS_DIR: ContextVar[Path | None] = ContextVar("aidnav_data_docs_dir", default=None)
 
 
@@ -87,6 +89,26 @@ def _context() -> Any:
         return _CONTEXT
 
 
+def _batch_definition(ctx: Any, name: str) -> Any:
+    """The whole-frame batch definition of data asset `name`, in the process's one pandas
+    data source: made on first use and kept, since every data source or asset added or
+    removed writes the context's whole configuration again (about 65 ms a suite)."""
+    if name not in _BATCHES:
+        if _SOURCE not in ctx.data_sources.all():
+            ctx.data_sources.add_pandas(_SOURCE)
+        asset = ctx.data_sources.get(_SOURCE).add_dataframe_asset(name)
+        _BATCHES[name] = asset.add_batch_definition_whole_dataframe("all")
+    return _BATCHES[name]
+
+
+def _forget_batches(ctx: Any) -> None:
+    """Drop the frames the data source's execution engine keeps from its last validations:
+    the source lives as long as the process, and would otherwise hold a frame per suite."""
+    manager = ctx.data_sources.get(_SOURCE).get_execution_engine().batch_manager
+    manager.reset_batch_cache()
+    manager.batch_data_cache.clear()
+
+
 def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         value = value.item()
@@ -131,9 +153,7 @@ def run_suite(name: str, df: pd.DataFrame, expectations: list[Any], key_columns:
         ctx = _context()
         created: list[Any] = []
         try:
-            source = ctx.data_sources.add_pandas(name)
-            created.append(lambda: ctx.data_sources.delete(name))
-            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+            batch = _batch_definition(ctx, name)
             suite = ctx.suites.add(gx.ExpectationSuite(name=name))
             created.append(lambda: ctx.suites.delete(name))
             for expectation in expectations:
@@ -150,6 +170,8 @@ def run_suite(name: str, df: pd.DataFrame, expectations: list[Any], key_columns:
         finally:
             for delete in reversed(created):  # names are reused by the next run of the suite
                 delete()
+            if _BATCHES:
+                _forget_batches(ctx)
         if docs_dir is not None:
             _add_to_data_docs(ctx, docs_dir, name, suite, outcome, run_id)
     failures = []
