@@ -7,7 +7,7 @@ import pytest
 
 from ingestion.registry import RegistryError, load_registry
 
-from tests.ingestion.ingestion_fixtures import GPU_A, TEST_ADDR
+from tests.ingestion.ingestion_fixtures import GPU_A, GPU_B, TEST_ADDR
 
 
 def test_valid_registry_fills_parameter_defaults(con, registry_dir):
@@ -95,3 +95,21 @@ def test_checksummed_address_is_lower_cased_and_bad_checksum_rejected(con, regis
     _edit(registry_dir, "addresses.csv", good, good.replace("aA", "Aa"))
     with pytest.raises(RegistryError, match="checksum"):
         load_registry(con, registry_dir)
+
+
+def test_decimals_of_mixed_scales_are_stored_as_decimal_38_18(con, registry_dir):
+    # one column holding a 20-digit integer part, an exponent, a value past 18 decimals
+    # (rounded half away from zero, as DuckDB rounds a decimal into decimal(38,18)) and an
+    # empty optional field: stored as written, to the 18th decimal
+    _edit(registry_dir, "assets.csv", "H100,26000,2025-12-01,1825,0.10,node-t",
+          "H100,12345678901234567890.5,2025-12-01,1825,0.0000000000000000015,node-t")
+    _edit(registry_dir, "assets.csv", f"{GPU_B},D-A,gpu,H100,26000",
+          f"{GPU_B},D-A,gpu,H100,2.6E+4")
+    load_registry(con, registry_dir)
+    rows = con.execute("select purchase_price_usd, residual_pct from raw.assets "
+                       "order by asset_id").fetchall()
+    assert rows == [(Decimal("12345678901234567890.5"), Decimal("0.000000000000000002")),
+                    (Decimal("26000"), Decimal("0.10")),
+                    (Decimal("20000"), Decimal("0.10"))]
+    assert con.execute("select typeof(purchase_price_usd) from raw.assets limit 1"
+                       ).fetchall() == [("DECIMAL(38,18)",)]
