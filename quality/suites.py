@@ -36,6 +36,9 @@ class Suite:
     # a select the suite reads instead of the table's rows: `{table}{where}` in it is the
     # table with the window's where clause; its rows carry their UTC `day` (date)
     source_sql: str | None = None
+    # the relation `{table}` stands for in source_sql, for the window: a narrower read of
+    # the same rows than the table itself (default: the table)
+    relation: Callable[[duckdb.DuckDBPyConnection, date, date], str] | None = None
 
 
 def _ids(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
@@ -172,6 +175,13 @@ select day, gpu_uuid, node_id,
 from summary
 order by all
 """
+
+
+def _samples_of_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> str:
+    """The window's GPU samples: only the lake partitions of its days (ingestion.lake)."""
+    from ingestion.lake.ingest import samples_of_days
+
+    return samples_of_days(con, start, end)
 
 
 def _gpu_samples(con, days):
@@ -324,7 +334,7 @@ SUITES: dict[str, Suite] = {s.table: s for s in (
     Suite("raw.offchain_reserves", True, None, ("as_of",), _offchain_reserves),
     Suite("raw.invoices", True, "delivery_date", ("source_file", "line", "invoice_id"), _invoices),
     Suite("raw.gpu_samples", True, "ts", ("day", "gpu_uuid", "node_id"), _gpu_samples,
-          GPU_SAMPLES_SUMMARY),
+          GPU_SAMPLES_SUMMARY, _samples_of_days),
     Suite("raw.robot_records", True, "ts", ("source_file", "line", "robot_id"), _robot_records),
     Suite("raw.chain_events", True, "block_timestamp", ("tx_hash", "log_index"), _chain_events),
     Suite("marts.fct_nav_daily", False, "day", ("day",), _nav),
@@ -393,10 +403,12 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.Da
     return table.to_pandas()
 
 
-def _source(suite: Suite, start: date, end: date) -> tuple[str, list[Any]]:
+def _source(con: duckdb.DuckDBPyConnection, suite: Suite, start: date, end: date
+            ) -> tuple[str, list[Any]]:
     """The suite's source_sql for days start..end (inclusive), and its parameters."""
     where, params = _where(suite, start, end)
-    return suite.source_sql.format(table=suite.table, where=where), params
+    table = suite.relation(con, start, end) if suite.relation else suite.table
+    return suite.source_sql.format(table=table, where=where), params
 
 
 def window_rows(con: duckdb.DuckDBPyConnection, suite: Suite, start: date, end: date,
@@ -405,7 +417,7 @@ def window_rows(con: duckdb.DuckDBPyConnection, suite: Suite, start: date, end: 
     with a source_sql, the rows it selects."""
     select = ", ".join(columns) if columns else "*"
     if suite.source_sql is not None:
-        sql, params = _source(suite, start, end)
+        sql, params = _source(con, suite, start, end)
         return _frame(con, f"select {select} from ({sql})", params)
     where, params = _where(suite, start, end)
     return _frame(con, f"select {select} from {suite.table}{where}", params)
@@ -417,7 +429,7 @@ def _day_chunks(con: duckdb.DuckDBPyConnection, suite: Suite, start: date,
     if suite.day_column is None:
         return [(start, end)]
     if suite.source_sql is not None:
-        sql, params = _source(suite, start, end)
+        sql, params = _source(con, suite, start, end)
         sql = f"select day, count(*) from ({sql}) group by 1"
     else:
         where, params = _where(suite, start, end)
@@ -470,7 +482,7 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, start: date, end:
     # a summary: computed once over the window into a table of the connection's own, then
     # validated in runs of whole days like a mart
     summary = f"temp.main.quality_{table.replace('.', '_')}"
-    sql, params = _source(suite, start, end)
+    sql, params = _source(con, suite, start, end)
     con.execute(f"create or replace temp table {summary} as {sql}", params)
     try:
         return _validate(con, replace(suite, table=summary, day_column="day", source_sql=None),

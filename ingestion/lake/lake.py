@@ -10,6 +10,7 @@ so every copy of a (GPU, ts) sample lands in one partition whatever batch delive
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -140,6 +141,18 @@ class Lake:
         """The glob of every partition file, as DuckDB's read_parquet opens it (a remote
         root through the fsspec filesystem, registered on `con`)."""
         return self.duckdb_path(f"{self.root}/day=*/node=*/{PARTITION_FILE}", con)
+
+    def day_globs(self, days: Iterable[date],
+                  con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+        """The glob of each day's partition files, as `parquet_glob`, for the days of
+        `days` that have at least one partition (read_parquet refuses a glob that matches
+        nothing)."""
+        globs = []
+        for day in days:
+            glob = f"{self.root}/day={day.isoformat()}/node=*/{PARTITION_FILE}"
+            if self.fs.glob(glob):
+                globs.append(self.duckdb_path(glob, con))
+        return globs
 
     def duckdb_path(self, path: str, con: duckdb.DuckDBPyConnection | None = None) -> str:
         """A path (or glob) of this lake as DuckDB opens it: a remote one through the

@@ -7,12 +7,18 @@ from __future__ import annotations
 import os
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
-from ingestion.lake.ingest import ingest_gpu_lake, lake_of
+import duckdb
+import pyarrow as pa
+import pytest
+
+from ingestion.lake.ingest import ingest_gpu_lake, lake_of, point_samples_view, samples_of_days
 from ingestion.lake.lake import SAMPLE_SCHEMA, Lake
 from ingestion.load import ingest_source
 from ingestion.nvml.ingest import ingest_gpu_telemetry
 from ingestion.warehouse import connect
+from quality.suites import validate_table
 from tests.lake.lake_fixtures import NOW, REGISTRY, gpu, sample, write_batch
 
 DAY = date(2026, 3, 1)
@@ -232,3 +238,42 @@ def test_a_killed_run_s_fragments_go_with_the_next_run(tmp_path):
     assert ingest_gpu_lake(con, landing, REGISTRY, now=NOW).rows_loaded == 1
     assert list((tmp_path / "lake" / "_incoming").glob("*")) == []
     assert Lake(tmp_path / "lake").partitions() == [("node-0000", DAY)]
+
+
+def test_a_window_s_samples_are_read_from_its_days_partitions_alone(tmp_path):
+    data = tmp_path / "data"
+    landing = data / "landing"
+    for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        write_batch(landing, day, 0, "a", [sample(f"{day}T10:00:00Z", 2, 7_000_000, util=10),
+                                           sample(f"{day}T10:01:00Z", 3, 8_000_000, util=20)])
+    con = connect(data / "warehouse.duckdb")
+    ingest_source(con, "gpu_telemetry", data, REGISTRY)
+    window = "where ts >= '2026-03-02' and ts < '2026-03-03'"
+    everything = con.execute(f"select * from raw.gpu_samples {window} order by all").fetchall()
+    narrowed = samples_of_days(con, date(2026, 3, 2), date(2026, 3, 2))
+    assert len(everything) == 2
+    assert con.execute(f"select * from {narrowed} {window} order by all").fetchall() == everything
+    # another day's partition, unreadable, is never opened (the whole view trips on it)
+    Path(Lake(data / "lake").partition_path("node-0000", date(2026, 3, 1))).write_bytes(b"x")
+    assert con.execute(f"select * from {narrowed} {window} order by all").fetchall() == everything
+    with pytest.raises(duckdb.Error):
+        con.execute(f"select * from raw.gpu_samples {window}").fetchall()
+    # and so the samples' suite: two GPUs on the day (whose registry this warehouse was
+    # never given: only the registry references fail)
+    result = validate_table(con, "raw.gpu_samples", date(2026, 3, 2), date(2026, 3, 2))
+    assert result.rows == 2
+    assert {f.column for f in result.failures} == {"gpu_registered", "node_registered"}
+    # a day without partitions: no rows, the view's columns
+    empty = samples_of_days(con, date(2026, 3, 9), date(2026, 3, 9))
+    assert con.execute(f"select * from {empty}").fetchall() == []
+    assert [c[0] for c in con.execute(f"describe select * from {empty}").fetchall()] == \
+        SAMPLE_SCHEMA.names
+
+
+def test_samples_kept_in_a_table_or_another_lake_are_read_whole(tmp_path):
+    con = connect(tmp_path / "warehouse.duckdb")
+    assert samples_of_days(con, DAY, DAY) == "raw.gpu_samples"  # no lake yet: the table
+    other = Lake(tmp_path / "elsewhere")
+    other.write("node-0000", DAY, pa.Table.from_pylist([], schema=SAMPLE_SCHEMA))
+    point_samples_view(con, str(tmp_path / "elsewhere"), has_samples=True)
+    assert samples_of_days(con, DAY, DAY) == "raw.gpu_samples"  # not this warehouse's lake
