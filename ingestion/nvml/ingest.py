@@ -62,7 +62,16 @@ _UNITS = {"gpu_util_pct": " %", "mem_util_pct": " %", "power_w": " W", "temp_c":
 
 
 def _num(name: str, sql_type: str) -> str:
-    return f"try_cast(j.{name}::varchar as {sql_type})"
+    """A numeric field's typed value (NULL when absent or not a number): a column computed
+    once per line beside the parsed record (_TYPED), which the checks and the load read."""
+    return f"v_{name}"
+
+
+# The typed values of a parsed line `j`, each computed once: the checks test some of them
+# three times, and the load reads them again.
+_TYPED = ", ".join([f"try_cast(j.{name}::varchar as {sql_type}) as v_{name}"
+                    for name, sql_type, _ in _NUMERIC]
+                   + ["j.ts->>'$' as ts_text", "try_cast(ts_text as timestamptz) as ts_value"])
 
 
 def _checks() -> list[Check]:
@@ -83,11 +92,11 @@ def _checks() -> list[Check]:
               "' (' || a.node_id || '): expected it in a batch signed by that key, not ' || b.signer"),
         Check("j.ts is null", "'ts'",
               "'missing ts: expected an ISO 8601 timestamp with a UTC offset'"),
-        Check(f"json_type(j.ts) <> 'VARCHAR' or not regexp_full_match(j.ts->>'$', "
-              f"'{TS_WITH_OFFSET}') or try_cast(j.ts->>'$' as timestamptz) is null", "'ts'",
+        Check(f"json_type(j.ts) <> 'VARCHAR' or not regexp_full_match(ts_text, "
+              f"'{TS_WITH_OFFSET}') or ts_value is null", "'ts'",
               "'ts ' || j.ts::varchar || ': expected an ISO 8601 timestamp with an explicit "
               "UTC offset'"),
-        Check("try_cast(j.ts->>'$' as timestamptz) >= b.ts_limit", "'ts'",
+        Check("ts_value >= b.ts_limit", "'ts'",
               "'ts ' || (j.ts->>'$') || ' is not before ' || b.ts_rule"),
     ]
     for name, sql_type, required in _NUMERIC:
@@ -283,16 +292,18 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, contents: list[bytes],
         con.execute(f"""
             create or replace temp table _gpu_checked as
             select p.file_idx, p.line, j, {code_sql(_CHECKS)} as q,
-                   case when q is not null then p.raw end as raw
-            from (select file_idx, line, raw,
-                         case when json_valid(raw) then json_transform(raw, '{_STRUCT}') end as j
-                  from _gpu_lines) p
+                   case when q is not null then p.raw end as raw,
+                   p.* exclude (file_idx, line, raw, j, ts_text)
+            from (select *, {_TYPED} from (
+                    select file_idx, line, raw,
+                           case when json_valid(raw) then json_transform(raw, '{_STRUCT}') end as j
+                    from _gpu_lines)) p
             join _gpu_batches b using (file_idx)
             left join _gpu_assets a on a.asset_id = (j.gpu_uuid->>'$')""")
         loaded = con.execute(f"""
             insert into raw.gpu_samples
             select b.rel, c.line, b.batch_id, b.node_id, j.gpu_uuid->>'$',
-                   (j.ts->>'$')::timestamptz,
+                   ts_value,
                    {_num('gpu_util_pct', 'double')}, {_num('mem_util_pct', 'double')},
                    {_num('mem_used_mib', 'double')}, {_num('power_w', 'double')},
                    {_num('energy_mj', 'decimal(38,6)')}, {_num('temp_c', 'double')},
