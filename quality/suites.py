@@ -507,8 +507,8 @@ def _validate(con: duckdb.DuckDBPyConnection, suite: Suite, name: str, start: da
 
 
 # A validated frame at least this large is handed back to the system at once. A full
-# collection costs 0.2-0.5 s in the job's process (its heap holds Dagster and GX), which
-# a daily run of 17 small suites would pay 17 times for a few megabytes.
+# collection costs about 0.2 s with GX loaded (more in the job's process, which also holds
+# Dagster), which a daily run of 17 small suites would pay 17 times for a few megabytes.
 RELEASE_FRAME_BYTES = 64 * 2**20
 
 

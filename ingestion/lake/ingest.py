@@ -148,10 +148,11 @@ def samples_of_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> s
     """raw.gpu_samples narrowed to the days start..end, as a relation for a FROM clause.
 
     The view reads every partition file of the lake, and DuckDB opens each file's footer to
-    find the rows of a time filter: about 7 s for a year of 1,000 GPUs (45,625 partitions),
-    ten times that at 10,000. A lake partition holds the samples of one UTC day, so the
-    days' own folders hold all of their samples: read those alone. A warehouse whose
-    samples are a table, or whose view reads another lake than `lake_of` (a warehouse
+    find the rows of a time filter: over a year of 1,000 GPUs (45,625 partitions) a count of
+    one day's samples took 7.3 s, and the samples' suite, which reads them three times,
+    31 s (0.08 s from the day's folder alone). A lake partition holds one UTC day's
+    samples, so the days' own folders hold all of theirs: read those alone. A warehouse
+    whose samples are a table, or whose view reads another lake than `lake_of` (a warehouse
     pointed at a lake by hand), gets raw.gpu_samples itself."""
     if _samples_kind(con) != "VIEW":
         return "raw.gpu_samples"
