@@ -154,3 +154,31 @@ def test_a_nan_reading_does_not_hide_an_out_of_range_one(column):
     result = suites.validate_table(con, "raw.gpu_samples", D0, D0)
     assert [(f.column, f.sample_values) for f in result.failures] == [
         (f"{column}_max", (5000.0,))]
+
+
+def _limit_as_shown(limit: str) -> str:
+    con = duckdb.connect()
+    con.execute("set memory_limit = ?", [limit])
+    return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+
+def test_a_summary_is_computed_under_its_own_memory_limit(monkeypatch):
+    from aidnav.config import load_settings
+    from quality.suites import SUITES, SUMMARY_MEMORY_LIMIT, Suite, _gx
+
+    con = _warehouse()
+    con.execute("create table main.days as select date '2026-03-01' as day")
+    # the summary records the limit it was computed under; the expectation wants the
+    # summaries' own, then the warehouse's is back
+    monkeypatch.setitem(SUITES, "main.days", Suite(
+        "main.days", False, "day", ("day",),
+        lambda con, days: [_gx().ExpectColumnValuesToBeInSet(
+            column="limit_seen", value_set=[_limit_as_shown(SUMMARY_MEMORY_LIMIT)])],
+        source_sql="select day, current_setting('memory_limit') as limit_seen "
+                   "from {table}{where}"))
+    result = suites.validate_table(con, "main.days", D0, D0)
+    assert (result.rows, result.passed) == (1, True)
+    assert con.execute("select current_setting('memory_limit')").fetchone()[0] == \
+        _limit_as_shown(load_settings().duckdb_memory_limit)
+    assert _limit_as_shown(SUMMARY_MEMORY_LIMIT) != _limit_as_shown(
+        load_settings().duckdb_memory_limit)
