@@ -182,3 +182,21 @@ def test_a_summary_is_computed_under_its_own_memory_limit(monkeypatch):
         _limit_as_shown(load_settings().duckdb_memory_limit)
     assert _limit_as_shown(SUMMARY_MEMORY_LIMIT) != _limit_as_shown(
         load_settings().duckdb_memory_limit)
+
+
+def test_gpu_mart_rows_of_an_unregistered_gpu_fail_by_day_and_asset():
+    con = _warehouse()
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_gpu_operation_daily (day date, asset_id varchar, "
+                "coverage decimal(38,18), uptime_hours decimal(38,18), status varchar, "
+                "offline_streak_days integer)")
+    con.execute("insert into marts.fct_gpu_operation_daily values "
+                "('2026-03-01', 'G1', 1, 24, 'operating', 0), "
+                "('2026-03-01', 'R1', 1, 24, 'operating', 0), "   # a robot, not a GPU
+                "('2026-03-01', 'G9', 1, 24, 'operating', 0)")    # not in the registry
+    result = suites.validate_table(con, "marts.fct_gpu_operation_daily", D0, D0)
+    [failure] = result.failures
+    assert (failure.expectation, failure.column, failure.unexpected_count) == (
+        "expect_column_values_to_be_in_set", "gpu_registered", 2)
+    assert sorted(row["asset_id"] for row in failure.rows) == ["G9", "R1"]
+    assert result.rows == 3
