@@ -25,10 +25,24 @@ def _modules() -> dict[str, Path]:
     return found
 
 
+def _parse(source: str) -> ast.Module:
+    """ast.parse, again after CPython 3.11's spurious "AST constructor recursion depth
+    mismatch" (python/cpython#106905): its AST builder keeps a depth counter that another
+    thread compiling at the same moment throws off, and an earlier test of the same worker
+    process can leave such a thread (Dagster's, SQLAlchemy's) running."""
+    for attempt in range(3):
+        try:
+            return ast.parse(source)
+        except SystemError as error:
+            if "recursion depth mismatch" not in str(error) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _imports(path: Path, top_level_only: bool) -> set[str]:
     """Modules `path` imports; with `top_level_only`, those run at import time (not inside
     a function, and not under `if TYPE_CHECKING`)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _parse(path.read_text(encoding="utf-8"))
     nodes = tree.body if top_level_only else list(ast.walk(tree))
     names: set[str] = set()
     for node in nodes:
