@@ -139,9 +139,13 @@ def point_samples_view(con: duckdb.DuckDBPyConnection, lake: str,
         return
     if _samples_kind(con) == "BASE TABLE":
         con.execute("drop table raw.gpu_samples")
-    glob = lk.parquet_glob(con).replace("'", "''")
     con.execute("create or replace view raw.gpu_samples as select * from "
-                f"read_parquet('{glob}', hive_partitioning = false)")
+                f"read_parquet({_sql_text(lk.parquet_glob(con))}, hive_partitioning = false)")
+
+
+def _sql_text(value: str) -> str:
+    """`value` as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def samples_of_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> str:
@@ -159,14 +163,13 @@ def samples_of_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> s
     lk = Lake(lake_of(con))
     [(view,)] = con.execute("select sql from duckdb_views() where schema_name = 'raw' "
                             "and view_name = 'gpu_samples'").fetchall()
-    if lk.parquet_glob(con).replace("'", "''") not in view:
+    if _sql_text(lk.parquet_glob(con)) not in view:
         return "raw.gpu_samples"
     days = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)]
     globs = lk.day_globs(days, con)
     if not globs:
         return _no_samples(con)
-    files = ", ".join("'" + g.replace("'", "''") + "'" for g in globs)
-    return f"read_parquet([{files}], hive_partitioning = false)"
+    return f"read_parquet([{', '.join(map(_sql_text, globs))}], hive_partitioning = false)"
 
 
 def _no_samples(con: duckdb.DuckDBPyConnection) -> str:
