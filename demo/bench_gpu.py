@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
                          "that a later run measures the same batches")
     ap.add_argument("--dask-workers", default=None, metavar="N[,M...]",
                     help="time the stage on a real Dask cluster of N single-threaded workers "
-                         "(then M...); default: in one process, on dask's synchronous "
+                         "(then M...); default: in one process, on dask's threaded "
                          "scheduler")
     ap.add_argument("--json", action="store_true", help="one JSON object per run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")

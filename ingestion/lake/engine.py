@@ -22,8 +22,10 @@ process. The run's fragments are removed when it ends, whether it succeeded or n
 
 With `AIDNAV_DASK_SCHEDULER=tcp://host:port` the tasks run on that cluster through
 `distributed.Client` (the landing zone and the lake must be reachable from its workers);
-without it they run in this process on dask's synchronous scheduler. Both run the same
-task functions on the same inputs, so the lake files and the figures are byte-identical.
+without it they run in this process on dask's threaded scheduler, as many tasks at once
+as the machine has cores, each with one DuckDB thread (DuckDB, Arrow, zstd and hashlib
+release the GIL). All run the same task functions on the same inputs, so the lake files
+and the figures are byte-identical.
 
 The caller keeps the warehouse: inside `gpu_telemetry_run` it stores the ledger rows, the
 daily figures and the quarantine rows, which DuckDB reads from the run's Parquet fragments
@@ -34,6 +36,7 @@ daily figures and the quarantine rows, which DuckDB reads from the run's Parquet
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 import uuid
@@ -49,7 +52,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dask import delayed
-from dask.local import get_sync
+from dask.threaded import get as threaded_get
 
 from aidnav.config import load_settings
 from ingestion.bounds import GPU_NUMERIC, sql_number
@@ -71,6 +74,8 @@ TASK_SAMPLES = 250_000
 # what a compressed delivery is counted as, times its size, when the work is cut (telemetry
 # batches compress about 15 times with zstd or gzip; the cut needs no more than a guess)
 COMPRESSED_WEIGHT = 8
+# tasks run at once in this process when there is no cluster: one per core
+IN_PROCESS_TASKS = os.cpu_count() or 1
 
 DAILY_SCHEMA = pa.schema([
     ("day", pa.date32()), ("node_id", pa.string()), ("asset_id", pa.string()),
@@ -140,13 +145,13 @@ class SchedulerUnreachable(TimeoutError):
 @contextmanager
 def dask_scheduler(address: str | None = None) -> Iterator[Any]:
     """What dask.compute runs on: a `distributed.Client` of `address` (default
-    `AIDNAV_DASK_SCHEDULER`), closed on exit, or the synchronous scheduler when there is
-    no address. Raises SchedulerUnreachable after CONNECT_TIMEOUT_S without an answer."""
+    `AIDNAV_DASK_SCHEDULER`), closed on exit, or `in_process` when there is no address.
+    Raises SchedulerUnreachable after CONNECT_TIMEOUT_S without an answer."""
     address = (load_settings().dask_scheduler or "") if address is None else address
     if not address.strip():
         # the function itself, not its name: a name makes dask import distributed to look
         # for a default client, a second of start-up for nothing
-        yield get_sync
+        yield in_process
         return
     from distributed import Client
 
@@ -162,6 +167,21 @@ def dask_scheduler(address: str | None = None) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+def in_process(dsk: Any, keys: Any, **kwargs: Any) -> Any:
+    """Dask's threaded scheduler with IN_PROCESS_TASKS threads: the scheduler of a run
+    without a cluster."""
+    return threaded_get(dsk, keys, num_workers=IN_PROCESS_TASKS, **kwargs)
+
+
+def _task_threads(sched: Any, tasks: int) -> int | None:
+    """DuckDB threads for each of `tasks` tasks run at once on `sched`: in this process,
+    the cores shared among the tasks that run together; on a cluster, None (the worker's
+    own, `_one_task_threads`)."""
+    if sched is not in_process:
+        return None
+    return max(1, IN_PROCESS_TASKS // max(1, min(tasks, IN_PROCESS_TASKS)))
 
 
 @dataclass(frozen=True)
@@ -222,6 +242,7 @@ class _CheckTask:
     seen: dict[str, str]
     now: datetime
     max_file_bytes: int | None
+    threads: int | None = None  # DuckDB threads (None: as `_one_task_threads` decides)
 
 
 def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
@@ -229,7 +250,7 @@ def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
     go to the run's fragments, one per partition."""
     con = connect(":memory:")
     try:
-        _one_task_threads(con)
+        _one_task_threads(con, task.threads)
         con.execute("set TimeZone = 'UTC'")
         record_files(con, SOURCE, [(rel, sha, 0, 0) for rel, sha in task.seen.items()])
         stats = ingest_gpu_telemetry(con, task.landing_url, registry, now=task.now,
@@ -257,9 +278,13 @@ def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
     return _Checked(stats, fresh, quarantine_file, quarantine.num_rows, ledger, parts)
 
 
-def _one_task_threads(con: duckdb.DuckDBPyConnection) -> None:
-    """On a Dask worker, DuckDB gets the worker's threads, not the machine's: the worker
-    runs that many tasks at once, and the cluster's size is what sets the pace."""
+def _one_task_threads(con: duckdb.DuckDBPyConnection, threads: int | None = None) -> None:
+    """DuckDB's threads for a task: `threads` when given (in this process); on a Dask
+    worker, the worker's threads, not the machine's: the worker runs that many tasks at
+    once, and the cluster's size is what sets the pace."""
+    if threads is not None:
+        con.execute(f"set threads = {int(threads)}")
+        return
     if "distributed" not in sys.modules:
         return  # in this process, no cluster in sight: DuckDB uses the machine
     from distributed import get_worker
@@ -312,12 +337,13 @@ def split_samples(samples: pa.Table, registry: Registry) -> dict[tuple[str, date
         con.close()
 
 
-def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table | None]]]
-                      ) -> pa.Table:
+def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table | None]]],
+                      threads: int | None = None) -> pa.Table:
     """Task: for each (node_id, day, new samples) of `work`, merge the new samples into
     that lake partition, deduplicated, rewrite it when that changed it, and reduce it to
     its per-GPU daily figures; returns them all (DAILY_SCHEMA), by day, node and GPU.
-    One SQL pass over all the partitions of the task."""
+    One SQL pass over all the partitions of the task, on `threads` DuckDB threads (None:
+    as `_one_task_threads` decides)."""
     lake = Lake(lake_url)
     olds, keyed = {}, []
     for node_id, day, new in work:
@@ -332,7 +358,7 @@ def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table |
         return DAILY_SCHEMA.empty_table()
     con = duckdb.connect()
     try:
-        _one_task_threads(con)
+        _one_task_threads(con, threads)
         con.execute("set TimeZone = 'UTC'")
         con.register("_lake_samples", pa.concat_tables(keyed))
         [(repeats,)] = con.execute(_REPEATS_SQL).fetchall()
@@ -355,13 +381,14 @@ def reduce_partitions(lake_url: str, work: list[tuple[str, date, list[pa.Table |
 
 
 def reduce_fragments(lake_url: str, run_id: str,
-                     work: list[tuple[str, date, list[int]]]) -> pa.Table:
+                     work: list[tuple[str, date, list[int]]], threads: int | None = None
+                     ) -> pa.Table:
     """Task: `reduce_partitions` of the partitions (node_id, day, the check tasks that
     wrote a fragment of it) of run `run_id`, read from their fragments."""
     lake = Lake(lake_url)
     return reduce_partitions(lake_url, [
         (node_id, day, [lake.read_fragment(run_id, node_id, day, t) for t in tasks])
-        for node_id, day, tasks in work])
+        for node_id, day, tasks in work], threads)
 
 
 def reduce_partition(lake_url: str, node_id: str, day: date, *new: pa.Table | None
@@ -407,7 +434,7 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
     """Check the telemetry deliveries under `landing_url` that are not in `seen` (the
     file ledger: relative path -> sha256), write their samples to the lake at `lake_url`
     and reduce the partitions they touch; on the cluster at `scheduler` (default
-    AIDNAV_DASK_SCHEDULER), else in this process. Yields the run, whose quarantine
+    AIDNAV_DASK_SCHEDULER), else in this process (`in_process`). Yields the run, whose quarantine
     fragments exist until the block ends; then the run's `_incoming/<run>/` goes.
 
     A ledgered delivery is read again, and its sha256 compared with the ledger's, unless
@@ -434,10 +461,11 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
             # keys are never reused (pure=False): a later run's tasks read a landing zone
             # and a lake that may have changed, so no result of an earlier one may stand in
             reg = delayed(registry, traverse=False)
+            threads = _task_threads(sched, len(bundles))
             checked = dask.compute(*[delayed(_check_folder, pure=False)(delayed(_CheckTask(
                 landing_url, lake_url, run_id, n, [f for fs in bundle for f in fs],
                 {f.rel: seen[f.rel] for fs in bundle for f in fs if f.rel in seen},
-                now, max_file_bytes), traverse=False), reg)
+                now, max_file_bytes, threads), traverse=False), reg)
                 for n, bundle in enumerate(bundles)], scheduler=sched)
             writers: dict[tuple[str, date], list[int]] = {}
             rows: dict[tuple[str, date], int] = {}
@@ -447,9 +475,10 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
                     rows[k] = rows.get(k, 0) + count
             parts = sorted(writers, key=lambda k: (k[1], k[0]))
             work = _bundles(parts, [rows[k] for k in parts], task_samples)
+            threads = _task_threads(sched, len(work))
             reduced = dask.compute(*[delayed(reduce_fragments, pure=False)(
-                lake_url, run_id, [(node, day, writers[(node, day)]) for node, day in bundle])
-                for bundle in work], scheduler=sched) if work else ()
+                lake_url, run_id, [(node, day, writers[(node, day)]) for node, day in bundle],
+                threads) for bundle in work], scheduler=sched) if work else ()
         daily = (pa.concat_tables(reduced) if reduced else DAILY_SCHEMA.empty_table())
         stats = IngestStats(SOURCE, sum(c.stats.files_read for c in checked),
                             skipped + sum(c.stats.files_skipped for c in checked),

@@ -230,3 +230,44 @@ def test_only_batches_read_before_and_listed_as_then_are_left_out():
         "touched.jsonl.sig", "untimed.jsonl", "untimed.jsonl.sig", "new.jsonl", "new.jsonl.sig"]
     # a folder left with nothing to read is no task at all
     assert _unchanged_left_out([listed("same")], seen, unchanged) == ([], 1)
+
+
+def test_tasks_run_side_by_side_in_process_and_change_nothing(tmp_path, monkeypatch):
+    # without a cluster, dask's threaded scheduler runs a task per core at once: two check
+    # tasks must be inside `_check_folder` together (a barrier of two that a one-at-a-time
+    # scheduler never passes), and one, two or four at once write the same lake and figures
+    import threading
+
+    from ingestion.lake import engine
+
+    landing = tmp_path / "landing"
+    _two_nodes_two_days(landing)
+    check = engine._check_folder
+    barrier = threading.Barrier(2, timeout=30)
+
+    def together(*args):
+        barrier.wait()
+        return check(*args)
+
+    monkeypatch.setattr(engine, "IN_PROCESS_TASKS", 2)
+    monkeypatch.setattr(engine, "_check_folder", together)
+    side_by_side = _run(landing, tmp_path / "lake-2", task_bytes=1, task_samples=1)
+    monkeypatch.setattr(engine, "_check_folder", check)
+    for n in (1, 4):
+        monkeypatch.setattr(engine, "IN_PROCESS_TASKS", n)
+        other = _run(landing, tmp_path / f"lake-{n}", task_bytes=1, task_samples=1)
+        assert other.daily.equals(side_by_side.daily) and other.ledger.equals(side_by_side.ledger)
+        assert {k: v[0] for k, v in lake_files(tmp_path / f"lake-{n}").items()} == \
+            {k: v[0] for k, v in lake_files(tmp_path / "lake-2").items()}
+    assert side_by_side.stats.rows_loaded == 2 * 2 * 3 * 8 + 3 * 8
+
+
+def test_duckdb_threads_share_the_cores_among_the_tasks_run_at_once(monkeypatch):
+    from ingestion.lake import engine
+
+    monkeypatch.setattr(engine, "IN_PROCESS_TASKS", 4)
+    # 4 cores: one task gets them all, two get two each, four or more one each
+    assert [engine._task_threads(engine.in_process, n) for n in (1, 2, 3, 4, 40)] == \
+        [4, 2, 1, 1, 1]
+    # on a cluster the worker decides (its own thread count)
+    assert engine._task_threads(object(), 40) is None
