@@ -36,15 +36,19 @@ def ingest_source(con: duckdb.DuckDBPyConnection, source: str, data_dir: str | P
     """Ingest one landing source of `<data_dir>/landing` (or of the landing folder itself)
     with `loader` (default: the source's in LOADERS).
     With `quarantine_dir` (e.g. `<data_dir>/quarantine`), the records quarantined from the
-    files this call read are also written, for people, as JSON Lines under
+    files this call read (new, or changed since ledgered) are also written, for people,
+    as JSON Lines under
     `<quarantine_dir>/<source>/.../<file>.jsonl` (raw.quarantine is the reference)."""
-    ledgered = "select file from raw.ingested_files where source = ?"
-    before = {r[0] for r in con.execute(ledgered, [source]).fetchall()}
+    # the files this call reads are those whose ledger row it writes (a ledger row is
+    # stamped with its transaction's start): found in the warehouse, not by holding every
+    # file ever ledgered
+    [(since,)] = con.execute("select now()").fetchall()
     stats = (loader or LOADERS[source])(con, _landing_root(data_dir), registry,
                                          None if dates is None else list(dates))
     if quarantine_dir is not None:
-        files = [f for (f,) in con.execute(ledgered + " and rows_quarantined > 0",
-                                           [source]).fetchall() if f not in before]
+        files = [f for (f,) in con.execute(
+            "select file from raw.ingested_files where source = ? and rows_quarantined > 0 "
+            "and loaded_at >= ?", [source, since]).fetchall()]
         if files:
             write_quarantine_files(con, source, files, quarantine_dir)
     return stats

@@ -40,3 +40,34 @@ def test_each_file_gets_exactly_its_rows_in_line_order(tmp_path, monkeypatch, ba
     written = sorted(p.relative_to(tmp_path / "q").as_posix() for p in (tmp_path / "q").rglob("*")
                      if p.is_file())
     assert written == [f"{a}.jsonl", f"{b}.jsonl"]  # no .tmp left, nothing not asked for
+
+
+def test_a_call_writes_the_files_it_read_and_not_those_of_earlier_calls(tmp_path):
+    """`ingest_source` writes the rows of the files whose ledger row it wrote: a new batch
+    with a bad line; not an earlier call's file, even when that file's rows in the folder
+    were since removed."""
+    from ingestion.load import ingest_source
+    from tests.lake.lake_fixtures import NOW, REGISTRY, sample, write_batch
+    from ingestion.lake.ingest import ingest_gpu_lake
+
+    def loader(con, landing_dir, registry, dates):
+        return ingest_gpu_lake(con, landing_dir, registry, dates, lake=str(tmp_path / "lake"),
+                               now=NOW, scheduler="")
+
+    data, q = tmp_path / "data", tmp_path / "q"
+    bad = sample("2026-03-01T00:01:00Z", 1, 5)
+    bad["temp_c"] = 1000
+    first = write_batch(data / "landing", "2026-03-01", 0, "first",
+                        [sample("2026-03-01T00:00:00Z", 0, 5), bad])
+    con = connect(tmp_path / "w.duckdb")
+    ingest_source(con, "gpu_telemetry", data, REGISTRY, quarantine_dir=q, loader=loader)
+    first_out = q / f"{first}.jsonl"
+    assert [json.loads(x)["line"] for x in first_out.read_text().splitlines()] == [2]
+    first_out.unlink()
+
+    # a second call: a new batch with a bad line, the first one unchanged
+    second = write_batch(data / "landing", "2026-03-02", 0, "second", [bad])
+    ingest_source(con, "gpu_telemetry", data, REGISTRY, quarantine_dir=q, loader=loader)
+    assert (q / f"{second}.jsonl").is_file() and not first_out.exists()
+
+    con.close()
