@@ -271,3 +271,65 @@ def test_duckdb_threads_share_the_cores_among_the_tasks_run_at_once(monkeypatch)
         [4, 2, 1, 1, 1]
     # on a cluster the worker decides (its own thread count)
     assert engine._task_threads(object(), 40) is None
+
+
+def test_the_ledger_is_asked_one_delivery_folder_at_a_time_for_its_batches_only(tmp_path):
+    # a run never holds the whole ledger: it asks for the rows of each delivery folder's
+    # batches as it lists them (no .sig), and a ledger given as a mapping gives the same run
+    landing = tmp_path / "landing"
+    _two_nodes_two_days(landing)
+    first = _run(landing, tmp_path / "lake-0")
+    ledger = ledger_of(first)
+    write_batch(landing, "2026-03-02", 1, "late", [sample("2026-03-01T05:00:00Z", 9, 2_000_000)])
+    asked: list[list[str]] = []
+
+    def lookup(files):
+        asked.append(list(files))
+        return {f: ledger[f] for f in files if f in ledger}, {}
+
+    by_lookup = run_gpu_telemetry(landing, tmp_path / "lake-1", REGISTRY, lookup, now=NOW,
+                                  scheduler="")
+    by_mapping = _run(landing, tmp_path / "lake-2", seen=ledger)
+    day = "gpu_telemetry/{}/node-{:04d}/{}.jsonl".format
+    assert asked == [
+        [day("2026-03-01", 0, "n0-2026-03-01"), day("2026-03-01", 1, "n1-2026-03-01")],
+        [day("2026-03-02", 0, "n0-2026-03-02"), day("2026-03-02", 0, "repeat"),
+         day("2026-03-02", 1, "late"), day("2026-03-02", 1, "n1-2026-03-02")]]
+    # the five ledgered batches are read again and found unchanged, the late one is new
+    assert by_lookup.stats.files_skipped == by_mapping.stats.files_skipped == 5
+    assert by_lookup.stats.rows_loaded == by_mapping.stats.rows_loaded == 1
+    assert by_lookup.daily.equals(by_mapping.daily) and by_lookup.fresh == by_mapping.fresh
+    assert by_lookup.fresh == (day("2026-03-02", 1, "late"),)
+
+
+def test_the_tasks_get_the_gpus_nodes_and_keys_not_the_registry(tmp_path, monkeypatch):
+    # what every task and worker receives: each GPU's node and signing address and each
+    # node's address, as one Arrow table and a dict
+    import pickle
+
+    from ingestion.lake import engine
+    from ingestion.nvml.ingest import GpuFleet
+
+    got = []
+    check = engine._check_folder
+
+    def spy(task, fleet):
+        got.append(fleet)
+        return check(task, fleet)
+
+    monkeypatch.setattr(engine, "_check_folder", spy)
+    landing = tmp_path / "landing"
+    _two_nodes_two_days(landing)
+    _run(landing, tmp_path / "lake")
+    assert got and all(type(f) is GpuFleet for f in got)
+    gpus = [a for a in REGISTRY.assets if a.asset_type == "gpu"]
+    assert got[0].gpus.to_pylist() == [
+        {"asset_id": a.asset_id, "node_id": a.node_id, "node_address": a.node_address}
+        for a in gpus]
+    assert got[0].node_addresses == {"node-0000": gpus[0].node_address,
+                                     "node-0001": gpus[8].node_address}
+    from demo.bench_gpu import synth_registry
+
+    # a GPU's uuid (22 characters here), node (9) and address (42) and three offsets: under
+    # 100 bytes (the registry's unpickled objects take some 660)
+    assert len(pickle.dumps(GpuFleet.of(synth_registry(10_000)))) < 100 * 10_000
