@@ -26,7 +26,7 @@ from ingestion.compression import (ContentTooLarge, CorruptStream, codec_of, dec
                                    is_jsonl_delivery)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large day lists hundreds of thousands
 class LandingFile:
     """One delivered file. `rel` is its path relative to the landing root (posix, e.g.
     `gpu_telemetry/2026-02-08/node-n2/node-n2-2026-02-08.jsonl`); `path` is the path the
@@ -65,6 +65,22 @@ class Landing:
         base = f"{self.root}/{source}"
         if not self.fs.exists(base):
             return []
+        return self._found(base, folder_depth, dates, date_index)
+
+    def top_folders(self, source: str) -> list[str]:
+        """The names of the entries right under `<root>/<source>/`, sorted."""
+        base = f"{self.root}/{source}"
+        if not self.fs.exists(base):
+            return []
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False))
+
+    def list_folder(self, source: str, folder: str, folder_depth: int) -> list[LandingFile]:
+        """`list` of the files under `<root>/<source>/<folder>/` only (one delivery folder
+        of a source whose first folder is the delivery date), sorted by relative path."""
+        return self._found(f"{self.root}/{source}/{folder}", folder_depth, None, 0)
+
+    def _found(self, base: str, folder_depth: int, dates: Iterable[date] | None,
+               date_index: int) -> list[LandingFile]:
         wanted = None if dates is None else {d.isoformat() for d in dates}
         out = []
         for p, info in self.fs.find(base, detail=True).items():
@@ -295,6 +311,23 @@ def ledger_stats(con: duckdb.DuckDBPyConnection, source: str
         "join raw.ingested_files f using (source, file) where s.source = ?",
         [source]).fetchall()
     return {f: (int(n), float(t)) for f, n, t in rows}
+
+
+def ledger_rows_of(con: duckdb.DuckDBPyConnection, source: str, files: Sequence[str]
+                   ) -> tuple[dict[str, str], dict[str, tuple[int, float]]]:
+    """`ledger` and `ledger_stats` of `files` (relative paths) only: what a run needs of
+    the ledger for the files it listed, without holding every file ever ingested."""
+    con.register("_listed_files", pa.table({"file": pa.array(list(files), pa.string())}))
+    try:
+        rows = con.execute(
+            "select f.file, f.sha256, s.size_bytes, s.modified_at "
+            "from raw.ingested_files f semi join _listed_files l on l.file = f.file "
+            "left join raw.ingested_file_stats s on s.source = f.source and s.file = f.file "
+            "where f.source = ?", [source]).fetchall()
+    finally:
+        con.unregister("_listed_files")
+    return ({f: sha for f, sha, _, _ in rows},
+            {f: (int(n), float(t)) for f, _, n, t in rows if n is not None})
 
 
 def record_file_stats(con: duckdb.DuckDBPyConnection, source: str,

@@ -40,7 +40,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -60,7 +60,7 @@ from ingestion.compression import codec_of
 from ingestion.landing import (Landing, LandingFile, is_refusal, is_telemetry_delivery,
                                read_when_ledgered, record_files)
 from ingestion.lake.lake import SAMPLE_SCHEMA, Lake
-from ingestion.nvml.ingest import SOURCE, ingest_gpu_telemetry
+from ingestion.nvml.ingest import SOURCE, GpuFleet, ingest_gpu_telemetry
 from ingestion.registry import Registry
 from ingestion.stats import IngestStats
 from ingestion.warehouse import connect
@@ -245,7 +245,7 @@ class _CheckTask:
     threads: int | None = None  # DuckDB threads (None: as `_one_task_threads` decides)
 
 
-def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
+def _check_folder(task: _CheckTask, fleet: GpuFleet) -> _Checked:
     """Task: verify, parse and validate delivery folders' new batches; their valid samples
     go to the run's fragments, one per partition."""
     con = connect(":memory:")
@@ -253,7 +253,7 @@ def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
         _one_task_threads(con, task.threads)
         con.execute("set TimeZone = 'UTC'")
         record_files(con, SOURCE, [(rel, sha, 0, 0) for rel, sha in task.seen.items()])
-        stats = ingest_gpu_telemetry(con, task.landing_url, registry, now=task.now,
+        stats = ingest_gpu_telemetry(con, task.landing_url, fleet, now=task.now,
                                      max_file_bytes=task.max_file_bytes, files=task.files)
         quarantine = con.sql(
             "select source, file, line, field, reason, record from raw.quarantine "
@@ -266,7 +266,7 @@ def _check_folder(task: _CheckTask, registry: Registry) -> _Checked:
             "where not list_contains($seen, file) order by file",
             params={"seen": list(task.seen)}).to_arrow_table().cast(LEDGER_SCHEMA)
         parts = {}
-        for key, part in _by_partition(con, "raw.gpu_samples", registry):
+        for key, part in _by_partition(con, "raw.gpu_samples", fleet):
             lake.write_fragment(task.run_id, *key, task.task_no, part)
             parts[key] = part.num_rows
     finally:
@@ -296,20 +296,18 @@ def _one_task_threads(con: duckdb.DuckDBPyConnection, threads: int | None = None
     con.execute(f"set threads = {int(threads)}")
 
 
-def _by_partition(con: duckdb.DuckDBPyConnection, relation: str, registry: Registry
+def _by_partition(con: duckdb.DuckDBPyConnection, relation: str,
+                  registry: Registry | GpuFleet
                   ) -> Iterator[tuple[tuple[str, date], pa.Table]]:
     """The valid samples (SAMPLE_SCHEMA) of `relation` on `con` by lake partition: (the
     node the GPU is registered to, the sample's UTC day), each in (source file, line)
     order; partitions by node then day. Samples of a GPU no longer registered have none."""
-    gpus = [a for a in registry.assets if a.asset_type == "gpu"]
-    con.register("_gpu_nodes", pa.table({
-        "asset_id": pa.array([a.asset_id for a in gpus], pa.string()),
-        "part_node": pa.array([a.node_id for a in gpus], pa.string())}))
+    con.register("_gpu_nodes", GpuFleet.of(registry).gpus)
     try:
         keyed = con.sql(f"""
-            select s.*, n.part_node, cast(timezone('UTC', s.ts) as date) as part_day
+            select s.*, n.node_id as part_node, cast(timezone('UTC', s.ts) as date) as part_day
             from {relation} s join _gpu_nodes n on n.asset_id = s.gpu_uuid
-            order by n.part_node, part_day, s.source_file, s.line""").to_arrow_table()
+            order by part_node, part_day, s.source_file, s.line""").to_arrow_table()
     finally:
         con.unregister("_gpu_nodes")
     if not keyed.num_rows:
@@ -325,7 +323,8 @@ def _by_partition(con: duckdb.DuckDBPyConnection, relation: str, registry: Regis
         offset += n
 
 
-def split_samples(samples: pa.Table, registry: Registry) -> dict[tuple[str, date], pa.Table]:
+def split_samples(samples: pa.Table, registry: Registry | GpuFleet
+                  ) -> dict[tuple[str, date], pa.Table]:
     """Valid samples (SAMPLE_SCHEMA) by lake partition: (the node the GPU is registered to,
     the sample's UTC day), each in (source file, line) order."""
     con = duckdb.connect()
@@ -400,10 +399,36 @@ def reduce_partition(lake_url: str, node_id: str, day: date, *new: pa.Table | No
 def delivery_folders(landing: Landing, dates: Iterable[date] | None = None
                      ) -> dict[tuple[str, str], list[LandingFile]]:
     """The zone's telemetry files by (delivery folder, node folder), in path order."""
-    out: dict[tuple[str, str], list[LandingFile]] = {}
-    for f in landing.list(SOURCE, folder_depth=2, dates=dates, date_index=0):
-        out.setdefault((f.parts[1], f.parts[2]), []).append(f)
-    return out
+    return {k: v for day in delivery_days(landing, dates) for k, v in day.items()}
+
+
+def delivery_days(landing: Landing, dates: Iterable[date] | None = None
+                  ) -> Iterator[dict[tuple[str, str], list[LandingFile]]]:
+    """`delivery_folders`, one delivery folder (`gpu_telemetry/<day>/`) at a time, in
+    folder order: a run holds one day's listing at once, not the zone's."""
+    wanted = None if dates is None else {d.isoformat() for d in dates}
+    for day in landing.top_folders(SOURCE):
+        if wanted is not None and day not in wanted:
+            continue
+        out: dict[tuple[str, str], list[LandingFile]] = {}
+        for f in landing.list_folder(SOURCE, day, folder_depth=2):
+            out.setdefault((f.parts[1], f.parts[2]), []).append(f)
+        if out:
+            yield out
+
+
+# the ledger's rows of some listed files (relative paths): (path -> sha256, path ->
+# (size, modification time) when a run last read it)
+LedgerOf = Callable[[list[str]], tuple[dict[str, str], dict[str, tuple[int, float]]]]
+
+
+def _ledger_lookup(seen: Mapping[str, str], unchanged: Mapping[str, tuple[int, float]]
+                   ) -> LedgerOf:
+    """A LedgerOf over the ledger's rows held in memory."""
+    def of(rels: list[str]) -> tuple[dict[str, str], dict[str, tuple[int, float]]]:
+        return ({r: seen[r] for r in rels if r in seen},
+                {r: unchanged[r] for r in rels if r in unchanged})
+    return of
 
 
 def _bundles(items: list[Any], weights: list[int], limit: int) -> list[list[Any]]:
@@ -425,14 +450,16 @@ def _bundles(items: list[Any], weights: list[int], limit: int) -> list[list[Any]
 
 @contextmanager
 def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: Registry,
-                      seen: dict[str, str], *, dates: Iterable[date] | None = None,
+                      seen: Mapping[str, str] | LedgerOf, *,
+                      dates: Iterable[date] | None = None,
                       now: datetime | None = None, max_file_bytes: int | None = None,
                       scheduler: str | None = None, task_bytes: int = TASK_BYTES,
                       task_samples: int = TASK_SAMPLES,
                       unchanged: dict[str, tuple[int, float]] | None = None
                       ) -> Iterator[LakeRun]:
     """Check the telemetry deliveries under `landing_url` that are not in `seen` (the
-    file ledger: relative path -> sha256), write their samples to the lake at `lake_url`
+    file ledger: relative path -> sha256; or a LedgerOf, asked for each delivery folder's
+    files, which then also gives `unchanged`), write their samples to the lake at `lake_url`
     and reduce the partitions they touch; on the cluster at `scheduler` (default
     AIDNAV_DASK_SCHEDULER), else in this process (`in_process`). Yields the run, whose quarantine
     fragments exist until the block ends; then the run's `_incoming/<run>/` goes.
@@ -450,9 +477,18 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
     landing = Landing(landing_url)
     # a ledgered delivery listed as it was last read is not opened again; any other is
     # read, and one whose bytes changed after it was ingested is quarantined
-    folders, skipped = _unchanged_left_out(
-        [files for _, files in sorted(delivery_folders(landing, dates).items())],
-        seen, unchanged or {})
+    lookup = seen if callable(seen) else _ledger_lookup(seen, unchanged or {})
+    folders: list[list[LandingFile]] = []
+    skipped = 0
+    known: dict[str, str] = {}  # the ledger's sha256 of the deliveries to read
+    for day in delivery_days(landing, dates):
+        listed = [files for _, files in sorted(day.items())]
+        day_seen, day_unchanged = lookup([f.rel for fs in listed for f in fs
+                                          if is_telemetry_delivery(f)])
+        kept, n = _unchanged_left_out(listed, day_seen, day_unchanged)
+        folders += kept
+        skipped += n
+        known.update((f.rel, day_seen[f.rel]) for fs in kept for f in fs if f.rel in day_seen)
     bundles = _bundles(folders, [sum(_weight(f) for f in fs) for fs in folders],
                        task_bytes)
     lake, run_id = Lake(lake_url), uuid.uuid4().hex
@@ -460,11 +496,12 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
         with dask_scheduler(scheduler) as sched:
             # keys are never reused (pure=False): a later run's tasks read a landing zone
             # and a lake that may have changed, so no result of an earlier one may stand in
-            reg = delayed(registry, traverse=False)
+            # the GPUs' nodes and keys, not the registry (GpuFleet): a few times smaller
+            reg = delayed(GpuFleet.of(registry), traverse=False)
             threads = _task_threads(sched, len(bundles))
             checked = dask.compute(*[delayed(_check_folder, pure=False)(delayed(_CheckTask(
                 landing_url, lake_url, run_id, n, [f for fs in bundle for f in fs],
-                {f.rel: seen[f.rel] for fs in bundle for f in fs if f.rel in seen},
+                {f.rel: known[f.rel] for fs in bundle for f in fs if f.rel in known},
                 now, max_file_bytes, threads), traverse=False), reg)
                 for n, bundle in enumerate(bundles)], scheduler=sched)
             writers: dict[tuple[str, date], list[int]] = {}
@@ -498,8 +535,8 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
         lake.remove_run(run_id)
 
 
-def _unchanged_left_out(folders: list[list[LandingFile]], seen: dict[str, str],
-                        unchanged: dict[str, tuple[int, float]]
+def _unchanged_left_out(folders: list[list[LandingFile]], seen: Mapping[str, str],
+                        unchanged: Mapping[str, tuple[int, float]]
                         ) -> tuple[list[list[LandingFile]], int]:
     """The folders without the ledgered deliveries listed with the size and modification
     time they were last read with (nor their .sig), and how many deliveries that left out.
@@ -530,6 +567,7 @@ def _weight(f: LandingFile) -> int:
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "DAILY_SCHEMA", "LakeRun", "SCHEDULER_ENV",
-           "SchedulerUnreachable", "dask_scheduler", "delivery_folders", "gpu_telemetry_run",
+           "LedgerOf", "SchedulerUnreachable", "dask_scheduler", "delivery_days",
+           "delivery_folders", "gpu_telemetry_run",
            "reduce_fragments", "reduce_partition", "reduce_partitions", "run_gpu_telemetry",
            "split_samples"]

@@ -23,7 +23,7 @@ import pyarrow as pa
 from aidnav.config import load_settings
 from ingestion.lake.engine import LakeRun, gpu_telemetry_run, reduce_partition, split_samples
 from ingestion.lake.lake import SAMPLE_SCHEMA, Lake, lake_url
-from ingestion.landing import ledger, ledger_stats, record_file_stats, record_files
+from ingestion.landing import ledger_rows_of, record_file_stats, record_files
 from ingestion.nvml.ingest import SOURCE
 from ingestion.registry import Registry
 from ingestion.stats import IngestStats
@@ -65,9 +65,12 @@ def ingest_gpu_lake(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
     # this warehouse writes this lake: a run folder found now is a killed run's
     Lake(lake).remove_all_runs()
     _adopt_samples_table(con, lake, registry)
-    with gpu_telemetry_run(landing_dir, lake, registry, ledger(con, SOURCE), dates=dates,
-                           now=now, max_file_bytes=max_file_bytes, scheduler=scheduler,
-                           unchanged=ledger_stats(con, SOURCE)) as run:
+    # the ledger's rows of each delivery folder's files, as the run lists them: never the
+    # whole ledger, which grows with every batch ever delivered
+    with gpu_telemetry_run(landing_dir, lake, registry,
+                           lambda files: ledger_rows_of(con, SOURCE, files), dates=dates,
+                           now=now, max_file_bytes=max_file_bytes,
+                           scheduler=scheduler) as run:
         store_run(con, run, lake)
     return run.stats
 
