@@ -67,12 +67,13 @@ class Landing:
             return []
         return self._found(base, folder_depth, dates, date_index)
 
-    def top_folders(self, source: str) -> list[str]:
-        """The names of the entries right under `<root>/<source>/`, sorted."""
-        base = f"{self.root}/{source}"
-        if not self.fs.exists(base):
+    def folders(self, source: str, folder: str = "") -> list[str]:
+        """The names of the folders right under `<root>/<source>/<folder>/`, sorted."""
+        base = f"{self.root}/{source}" + (f"/{folder}" if folder else "")
+        if not self.fs.isdir(base):
             return []
-        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False))
+        return sorted(e["name"].rstrip("/").rsplit("/", 1)[-1]
+                      for e in self.fs.ls(base, detail=True) if e.get("type") == "directory")
 
     def list_folder(self, source: str, folder: str, folder_depth: int) -> list[LandingFile]:
         """`list` of the files under `<root>/<source>/<folder>/` only (one delivery folder
@@ -330,20 +331,29 @@ def ledger_rows_of(con: duckdb.DuckDBPyConnection, source: str, files: Sequence[
             {f: (int(n), float(t)) for f, _, n, t in rows if n is not None})
 
 
+FILE_STATS_SCHEMA = pa.schema([("file", pa.string()), ("size_bytes", pa.int64()),
+                               ("modified_at", pa.float64())])
+
+
+def file_stats(files: Sequence[LandingFile]) -> pa.Table:
+    """The listed size and modification time of `files` (FILE_STATS_SCHEMA)."""
+    return pa.table([pa.array([f.rel for f in files], pa.string()),
+                     pa.array([f.size for f in files], pa.int64()),
+                     pa.array([f.mtime for f in files], pa.float64())], schema=FILE_STATS_SCHEMA)
+
+
 def record_file_stats(con: duckdb.DuckDBPyConnection, source: str,
-                      files: Sequence[LandingFile]) -> None:
-    """Record the listed size and modification time of `files`, read by this run."""
-    files = [f for f in files if f.mtime is not None]
-    if not files:
+                      files: Sequence[LandingFile] | pa.Table) -> None:
+    """Record the listed size and modification time of `files` (LandingFiles, or their
+    `file_stats`), read by this run; a file listed without a time is not recorded."""
+    stats = files if isinstance(files, pa.Table) else file_stats(files)
+    if not stats.num_rows:
         return
-    con.register("_file_stats", pa.table({
-        "source": pa.array([source] * len(files), pa.string()),
-        "file": pa.array([f.rel for f in files], pa.string()),
-        "size_bytes": pa.array([f.size for f in files], pa.int64()),
-        "modified_at": pa.array([f.mtime for f in files], pa.float64())}))
+    con.register("_file_stats", stats)
     try:
         con.execute("insert or replace into raw.ingested_file_stats "
-                    "select * from _file_stats").fetchall()
+                    "select ?, file, size_bytes, modified_at from _file_stats "
+                    "where modified_at is not null", [source]).fetchall()
     finally:
         con.unregister("_file_stats")
 

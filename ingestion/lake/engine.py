@@ -57,8 +57,8 @@ from dask.threaded import get as threaded_get
 from aidnav.config import load_settings
 from ingestion.bounds import GPU_NUMERIC, sql_number
 from ingestion.compression import codec_of
-from ingestion.landing import (Landing, LandingFile, is_refusal, is_telemetry_delivery,
-                               read_when_ledgered, record_files)
+from ingestion.landing import (FILE_STATS_SCHEMA, Landing, LandingFile, file_stats, is_refusal,
+                               is_telemetry_delivery, read_when_ledgered, record_files)
 from ingestion.lake.lake import SAMPLE_SCHEMA, Lake
 from ingestion.nvml.ingest import SOURCE, GpuFleet, ingest_gpu_telemetry
 from ingestion.registry import Registry
@@ -74,6 +74,8 @@ TASK_SAMPLES = 250_000
 # what a compressed delivery is counted as, times its size, when the work is cut (telemetry
 # batches compress about 15 times with zstd or gzip; the cut needs no more than a guess)
 COMPRESSED_WEIGHT = 8
+# listed files whose ledger rows are asked for at once
+LOOKUP_FILES = 50_000
 # tasks run at once in this process when there is no cluster: one per core
 IN_PROCESS_TASKS = os.cpu_count() or 1
 
@@ -194,6 +196,7 @@ class _Checked:
     quarantine_rows: int
     ledger: pa.Table
     parts: dict[tuple[str, date], int]  # (registered node, sample day) -> samples written
+    read: pa.Table  # the deliveries it read, as it listed them (FILE_STATS_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,9 @@ class LakeRun:
     lake_url: str
     quarantine_files: tuple[str, ...]
     quarantine_rows: int
-    read: tuple[LandingFile, ...] = ()  # the deliveries this run read (not unchanged)
+    # the deliveries this run read (not unchanged), as listed then (FILE_STATS_SCHEMA)
+    read: pa.Table = dataclasses.field(default_factory=FILE_STATS_SCHEMA.empty_table,
+                                       repr=False)
     kept_quarantine: pa.Table | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -238,23 +243,42 @@ class _CheckTask:
     lake_url: str
     run_id: str
     task_no: int
-    files: list[LandingFile]
-    seen: dict[str, str]
+    folders: list[_Folder]
     now: datetime
     max_file_bytes: int | None
     threads: int | None = None  # DuckDB threads (None: as `_one_task_threads` decides)
 
 
+@dataclass(frozen=True)
+class _Folder:
+    """A delivery folder (`gpu_telemetry/<day>/<node>/`) for a check task, which lists it
+    itself: the run's process keeps this much of a folder, not its files."""
+
+    day: str
+    node: str
+    weight: int  # what its files to read weigh when the work is cut
+    left_out: frozenset[str] = frozenset()  # listed files not to read (unchanged, their .sig)
+    seen: tuple[tuple[str, str], ...] = ()  # (path, ledger sha256) of ledgered ones to read
+
+    def files(self, landing: Landing) -> list[LandingFile]:
+        """The folder's files to read, as a listing now shows them, in path order."""
+        return [f for f in landing.list_folder(SOURCE, f"{self.day}/{self.node}", 2)
+                if f.rel not in self.left_out]
+
+
 def _check_folder(task: _CheckTask, fleet: GpuFleet) -> _Checked:
     """Task: verify, parse and validate delivery folders' new batches; their valid samples
     go to the run's fragments, one per partition."""
+    landing = Landing(task.landing_url)
+    files = [f for folder in task.folders for f in folder.files(landing)]
+    seen = dict(pair for folder in task.folders for pair in folder.seen)
     con = connect(":memory:")
     try:
         _one_task_threads(con, task.threads)
         con.execute("set TimeZone = 'UTC'")
-        record_files(con, SOURCE, [(rel, sha, 0, 0) for rel, sha in task.seen.items()])
+        record_files(con, SOURCE, [(rel, sha, 0, 0) for rel, sha in seen.items()])
         stats = ingest_gpu_telemetry(con, task.landing_url, fleet, now=task.now,
-                                     max_file_bytes=task.max_file_bytes, files=task.files)
+                                     max_file_bytes=task.max_file_bytes, files=files)
         quarantine = con.sql(
             "select source, file, line, field, reason, record from raw.quarantine "
             "order by file, line, field, reason").to_arrow_table().cast(QUARANTINE_SCHEMA)
@@ -264,7 +288,7 @@ def _check_folder(task: _CheckTask, fleet: GpuFleet) -> _Checked:
         ledger = con.sql(
             "select file, sha256, rows_loaded, rows_quarantined from raw.ingested_files "
             "where not list_contains($seen, file) order by file",
-            params={"seen": list(task.seen)}).to_arrow_table().cast(LEDGER_SCHEMA)
+            params={"seen": list(seen)}).to_arrow_table().cast(LEDGER_SCHEMA)
         parts = {}
         for key, part in _by_partition(con, "raw.gpu_samples", fleet):
             lake.write_fragment(task.run_id, *key, task.task_no, part)
@@ -273,9 +297,10 @@ def _check_folder(task: _CheckTask, fleet: GpuFleet) -> _Checked:
         con.close()
     refused = {f for f, sha in zip(ledger["file"].to_pylist(), ledger["sha256"].to_pylist())
                if is_refusal(sha)}
-    fresh = tuple(f.rel for f in task.files if is_telemetry_delivery(f)
-                  and f.rel not in task.seen and f.rel not in refused)
-    return _Checked(stats, fresh, quarantine_file, quarantine.num_rows, ledger, parts)
+    deliveries = [f for f in files if is_telemetry_delivery(f)]
+    fresh = tuple(f.rel for f in deliveries if f.rel not in seen and f.rel not in refused)
+    return _Checked(stats, fresh, quarantine_file, quarantine.num_rows, ledger, parts,
+                    file_stats(deliveries))
 
 
 def _one_task_threads(con: duckdb.DuckDBPyConnection, threads: int | None = None) -> None:
@@ -399,22 +424,57 @@ def reduce_partition(lake_url: str, node_id: str, day: date, *new: pa.Table | No
 def delivery_folders(landing: Landing, dates: Iterable[date] | None = None
                      ) -> dict[tuple[str, str], list[LandingFile]]:
     """The zone's telemetry files by (delivery folder, node folder), in path order."""
-    return {k: v for day in delivery_days(landing, dates) for k, v in day.items()}
+    return dict(_listed_folders(landing, dates))
 
 
-def delivery_days(landing: Landing, dates: Iterable[date] | None = None
-                  ) -> Iterator[dict[tuple[str, str], list[LandingFile]]]:
-    """`delivery_folders`, one delivery folder (`gpu_telemetry/<day>/`) at a time, in
-    folder order: a run holds one day's listing at once, not the zone's."""
+def _listed_folders(landing: Landing, dates: Iterable[date] | None = None
+                    ) -> Iterator[tuple[tuple[str, str], list[LandingFile]]]:
+    """((delivery folder, node folder), its files in path order), one folder at a time in
+    folder order: the zone is never listed whole at once."""
     wanted = None if dates is None else {d.isoformat() for d in dates}
-    for day in landing.top_folders(SOURCE):
+    for day in landing.folders(SOURCE):
         if wanted is not None and day not in wanted:
             continue
-        out: dict[tuple[str, str], list[LandingFile]] = {}
-        for f in landing.list_folder(SOURCE, day, folder_depth=2):
-            out.setdefault((f.parts[1], f.parts[2]), []).append(f)
-        if out:
-            yield out
+        for node in landing.folders(SOURCE, day):
+            files = landing.list_folder(SOURCE, f"{day}/{node}", 2)
+            if files:
+                yield (day, node), files
+
+
+def _folders_to_read(landing: Landing, dates: Iterable[date] | None, lookup: LedgerOf,
+                     group_files: int) -> tuple[list[_Folder], int]:
+    """The delivery folders with something to read, and how many ledgered deliveries were
+    left out unread (listed as when last read); the ledger is asked about some
+    `group_files` listed files at a time."""
+    out: list[_Folder] = []
+    skipped = 0
+    group: list[tuple[tuple[str, str], list[LandingFile]]] = []
+
+    def flush() -> None:
+        nonlocal skipped
+        seen, unchanged = lookup([f.rel for _, fs in group for f in fs
+                                  if is_telemetry_delivery(f)])
+        for (day, node), files in group:
+            kept, n = _unchanged_left_out([files], seen, unchanged)
+            skipped += n
+            if not kept:
+                continue
+            read = {f.rel for f in kept[0]}
+            out.append(_Folder(day, node, sum(_weight(f) for f in kept[0]),
+                               frozenset(f.rel for f in files if f.rel not in read),
+                               tuple((r, seen[r]) for r in sorted(read) if r in seen)))
+        group.clear()
+
+    size = 0
+    for key, files in _listed_folders(landing, dates):
+        group.append((key, files))
+        size += len(files)
+        if size >= group_files:
+            flush()
+            size = 0
+    if group:
+        flush()
+    return out, skipped
 
 
 # the ledger's rows of some listed files (relative paths): (path -> sha256, path ->
@@ -478,19 +538,8 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
     # a ledgered delivery listed as it was last read is not opened again; any other is
     # read, and one whose bytes changed after it was ingested is quarantined
     lookup = seen if callable(seen) else _ledger_lookup(seen, unchanged or {})
-    folders: list[list[LandingFile]] = []
-    skipped = 0
-    known: dict[str, str] = {}  # the ledger's sha256 of the deliveries to read
-    for day in delivery_days(landing, dates):
-        listed = [files for _, files in sorted(day.items())]
-        day_seen, day_unchanged = lookup([f.rel for fs in listed for f in fs
-                                          if is_telemetry_delivery(f)])
-        kept, n = _unchanged_left_out(listed, day_seen, day_unchanged)
-        folders += kept
-        skipped += n
-        known.update((f.rel, day_seen[f.rel]) for fs in kept for f in fs if f.rel in day_seen)
-    bundles = _bundles(folders, [sum(_weight(f) for f in fs) for fs in folders],
-                       task_bytes)
+    folders, skipped = _folders_to_read(landing, dates, lookup, LOOKUP_FILES)
+    bundles = _bundles(folders, [f.weight for f in folders], task_bytes)
     lake, run_id = Lake(lake_url), uuid.uuid4().hex
     try:
         with dask_scheduler(scheduler) as sched:
@@ -500,9 +549,8 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
             reg = delayed(GpuFleet.of(registry), traverse=False)
             threads = _task_threads(sched, len(bundles))
             checked = dask.compute(*[delayed(_check_folder, pure=False)(delayed(_CheckTask(
-                landing_url, lake_url, run_id, n, [f for fs in bundle for f in fs],
-                {f.rel: known[f.rel] for fs in bundle for f in fs if f.rel in known},
-                now, max_file_bytes, threads), traverse=False), reg)
+                landing_url, lake_url, run_id, n, bundle, now, max_file_bytes, threads),
+                traverse=False), reg)
                 for n, bundle in enumerate(bundles)], scheduler=sched)
             writers: dict[tuple[str, date], list[int]] = {}
             rows: dict[tuple[str, date], int] = {}
@@ -530,7 +578,8 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
             daily=daily, partitions=tuple(parts), lake_url=lake_url,
             quarantine_files=tuple(c.quarantine_file for c in checked if c.quarantine_file),
             quarantine_rows=sum(c.quarantine_rows for c in checked),
-            read=tuple(f for fs in folders for f in fs if is_telemetry_delivery(f)))
+            read=pa.concat_tables([c.read for c in checked])
+            if checked else FILE_STATS_SCHEMA.empty_table())
     finally:
         lake.remove_run(run_id)
 
@@ -567,7 +616,7 @@ def _weight(f: LandingFile) -> int:
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "DAILY_SCHEMA", "LakeRun", "SCHEDULER_ENV",
-           "LedgerOf", "SchedulerUnreachable", "dask_scheduler", "delivery_days",
-           "delivery_folders", "gpu_telemetry_run",
+           "LedgerOf", "SchedulerUnreachable", "dask_scheduler", "delivery_folders",
+           "gpu_telemetry_run",
            "reduce_fragments", "reduce_partition", "reduce_partitions", "run_gpu_telemetry",
            "split_samples"]

@@ -273,9 +273,13 @@ def test_duckdb_threads_share_the_cores_among_the_tasks_run_at_once(monkeypatch)
     assert engine._task_threads(object(), 40) is None
 
 
-def test_the_ledger_is_asked_one_delivery_folder_at_a_time_for_its_batches_only(tmp_path):
-    # a run never holds the whole ledger: it asks for the rows of each delivery folder's
-    # batches as it lists them (no .sig), and a ledger given as a mapping gives the same run
+def test_the_ledger_is_asked_about_the_listed_batches_a_group_of_folders_at_a_time(
+        tmp_path, monkeypatch):
+    # a run never holds the whole ledger: it asks for the rows of the batches it lists (no
+    # .sig), whole node folders at a time, about LOOKUP_FILES files a group; a ledger given
+    # as a mapping gives the same run
+    from ingestion.lake import engine
+
     landing = tmp_path / "landing"
     _two_nodes_two_days(landing)
     first = _run(landing, tmp_path / "lake-0")
@@ -287,19 +291,25 @@ def test_the_ledger_is_asked_one_delivery_folder_at_a_time_for_its_batches_only(
         asked.append(list(files))
         return {f: ledger[f] for f in files if f in ledger}, {}
 
-    by_lookup = run_gpu_telemetry(landing, tmp_path / "lake-1", REGISTRY, lookup, now=NOW,
-                                  scheduler="")
-    by_mapping = _run(landing, tmp_path / "lake-2", seen=ledger)
     day = "gpu_telemetry/{}/node-{:04d}/{}.jsonl".format
-    assert asked == [
-        [day("2026-03-01", 0, "n0-2026-03-01"), day("2026-03-01", 1, "n1-2026-03-01")],
-        [day("2026-03-02", 0, "n0-2026-03-02"), day("2026-03-02", 0, "repeat"),
-         day("2026-03-02", 1, "late"), day("2026-03-02", 1, "n1-2026-03-02")]]
-    # the five ledgered batches are read again and found unchanged, the late one is new
-    assert by_lookup.stats.files_skipped == by_mapping.stats.files_skipped == 5
-    assert by_lookup.stats.rows_loaded == by_mapping.stats.rows_loaded == 1
-    assert by_lookup.daily.equals(by_mapping.daily) and by_lookup.fresh == by_mapping.fresh
-    assert by_lookup.fresh == (day("2026-03-02", 1, "late"),)
+    in_order = [day("2026-03-01", 0, "n0-2026-03-01"), day("2026-03-01", 1, "n1-2026-03-01"),
+                day("2026-03-02", 0, "n0-2026-03-02"), day("2026-03-02", 0, "repeat"),
+                day("2026-03-02", 1, "late"), day("2026-03-02", 1, "n1-2026-03-02")]
+    runs = []
+    for group, calls in ((1, [in_order[:1], in_order[1:2], in_order[2:4], in_order[4:]]),
+                         (5, [in_order[:4], in_order[4:]]), (50_000, [in_order])):
+        monkeypatch.setattr(engine, "LOOKUP_FILES", group)
+        asked.clear()
+        runs.append(run_gpu_telemetry(landing, tmp_path / f"lake-{group}", REGISTRY, lookup,
+                                      now=NOW, scheduler=""))
+        assert asked == calls, group
+    by_mapping = _run(landing, tmp_path / "lake-mapping", seen=ledger)
+    for run in runs:
+        # the five ledgered batches are read again and found unchanged, the late one is new
+        assert run.stats.files_skipped == by_mapping.stats.files_skipped == 5
+        assert run.stats.rows_loaded == by_mapping.stats.rows_loaded == 1
+        assert run.daily.equals(by_mapping.daily) and run.fresh == by_mapping.fresh
+        assert run.fresh == (day("2026-03-02", 1, "late"),)
 
 
 def test_the_tasks_get_the_gpus_nodes_and_keys_not_the_registry(tmp_path, monkeypatch):
