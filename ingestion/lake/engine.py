@@ -1,8 +1,12 @@
 """GPU telemetry on Dask: the work of a run split per (node, day) into tasks.
 
-1. One task per delivery folder (`gpu_telemetry/<delivery day>/<node_id>/`) checks the
-   batches new to the file ledger exactly as `ingestion.nvml.ingest` does (size, sha256,
-   signature, every line parsed and validated, in a private in-memory DuckDB), and splits
+0. The run's process lists the zone one delivery folder at a time, asks the ledger about
+   those files only, and keeps a small record of each folder with something to read
+   (`_Folder`): never the zone's files, nor the whole ledger.
+1. One task per few delivery folders (`gpu_telemetry/<delivery day>/<node_id>/`) lists
+   them again and checks the batches new to the file ledger exactly as
+   `ingestion.nvml.ingest` does (size, sha256, signature, every line parsed and
+   validated, in a private in-memory DuckDB), and splits
    its valid samples by (the GPU's registered node, UTC sample day) into fragments under
    the lake's `_incoming/<run>/` folder (Arrow IPC files), and its quarantine rows into a
    Parquet file beside them; it returns only its summary (stats, ledger rows, how many
@@ -16,9 +20,11 @@
 
 No task holds more than its own share of the delivered lines, and no sample or quarantine
 row is sent to another process (they pass through files): memory is bounded by the size
-of a task, not by the fleet or by how much of a delivery is refused. Only the ledger (a
-row per batch) and the daily figures (a row per GPU and day) come back to the run's
-process. The run's fragments are removed when it ends, whether it succeeded or not.
+of a task, not by the fleet or by how much of a delivery is refused. Only the ledger and
+the listed size and time of each batch read (a row per batch) and the daily figures (a
+row per GPU and day) come back to the run's process; the tasks get each GPU's node and
+key (`GpuFleet`), not the registry. The run's fragments are removed when it ends, whether
+it succeeded or not.
 
 With `AIDNAV_DASK_SCHEDULER=tcp://host:port` the tasks run on that cluster through
 `distributed.Client` (the landing zone and the lake must be reachable from its workers);
