@@ -303,21 +303,12 @@ def _mtime(info: dict) -> float | None:
     return value.timestamp() if hasattr(value, "timestamp") else float(value)
 
 
-def ledger_stats(con: duckdb.DuckDBPyConnection, source: str
-                 ) -> dict[str, tuple[int, float]]:
-    """Relative file path -> (size, modification time) a run last read it with, of every
-    ledgered file of `source` whose read was recorded."""
-    rows = con.execute(
-        "select s.file, s.size_bytes, s.modified_at from raw.ingested_file_stats s "
-        "join raw.ingested_files f using (source, file) where s.source = ?",
-        [source]).fetchall()
-    return {f: (int(n), float(t)) for f, n, t in rows}
-
-
 def ledger_rows_of(con: duckdb.DuckDBPyConnection, source: str, files: Sequence[str]
                    ) -> tuple[dict[str, str], dict[str, tuple[int, float]]]:
-    """`ledger` and `ledger_stats` of `files` (relative paths) only: what a run needs of
-    the ledger for the files it listed, without holding every file ever ingested."""
+    """The ledger's rows of `files` (relative paths) of `source` only: path -> sha256, and
+    path -> (size, modification time) of those whose read was recorded with their listing
+    (`record_file_stats`). What a run needs of the ledger for the files it listed, without
+    holding every file ever ingested."""
     con.register("_listed_files", pa.table({"file": pa.array(list(files), pa.string())}))
     try:
         rows = con.execute(

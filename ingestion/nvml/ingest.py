@@ -55,7 +55,7 @@ class GpuFleet:
     node_addresses: dict[str, str]  # node_id -> the address whose key signs its batches
 
     @classmethod
-    def of(cls, registry: "Registry | GpuFleet") -> "GpuFleet":
+    def of(cls, registry: Registry | GpuFleet) -> GpuFleet:
         if isinstance(registry, GpuFleet):
             return registry
         gpus = [a for a in registry.assets if a.asset_type == "gpu"]
