@@ -1,8 +1,8 @@
 """GPU telemetry on Dask: the work of a run split per (node, day) into tasks.
 
-0. The run's process lists the zone one delivery folder at a time, asks the ledger about
-   those files only, and keeps a small record of each folder with something to read
-   (`_Folder`): never the zone's files, nor the whole ledger.
+0. The run's process lists the zone one node folder at a time, asks the ledger about the
+   listed files only (some LOOKUP_FILES at a time), and keeps a small record of each
+   folder with something to read (`_Folder`): never the zone's files, nor the whole ledger.
 1. One task per few delivery folders (`gpu_telemetry/<delivery day>/<node_id>/`) lists
    them again and checks the batches new to the file ledger exactly as
    `ingestion.nvml.ingest` does (size, sha256, signature, every line parsed and
@@ -524,8 +524,9 @@ def gpu_telemetry_run(landing_url: str | Path, lake_url: str | Path, registry: R
                       unchanged: dict[str, tuple[int, float]] | None = None
                       ) -> Iterator[LakeRun]:
     """Check the telemetry deliveries under `landing_url` that are not in `seen` (the
-    file ledger: relative path -> sha256; or a LedgerOf, asked for each delivery folder's
-    files, which then also gives `unchanged`), write their samples to the lake at `lake_url`
+    file ledger: relative path -> sha256; or a LedgerOf, asked about the listed files some
+    LOOKUP_FILES at a time, which then also gives `unchanged`), write their samples to the
+    lake at `lake_url`
     and reduce the partitions they touch; on the cluster at `scheduler` (default
     AIDNAV_DASK_SCHEDULER), else in this process (`in_process`). Yields the run, whose quarantine
     fragments exist until the block ends; then the run's `_incoming/<run>/` goes.

@@ -65,8 +65,8 @@ def ingest_gpu_lake(con: duckdb.DuckDBPyConnection, landing_dir: str | Path,
     # this warehouse writes this lake: a run folder found now is a killed run's
     Lake(lake).remove_all_runs()
     _adopt_samples_table(con, lake, registry)
-    # the ledger's rows of each delivery folder's files, as the run lists them: never the
-    # whole ledger, which grows with every batch ever delivered
+    # the ledger's rows of the files the run lists, as it lists them: never the whole
+    # ledger, which grows with every batch ever delivered
     with gpu_telemetry_run(landing_dir, lake, registry,
                            lambda files: ledger_rows_of(con, SOURCE, files), dates=dates,
                            now=now, max_file_bytes=max_file_bytes,
